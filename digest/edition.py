@@ -1,0 +1,230 @@
+"""Split a newsletter edition (The Download and its kin) into the stories it holds.
+
+An edition is one file but a dozen pieces of news: lead stories, a numbered list
+of must-reads with `+` related links, a quote of the day and "one more thing".
+Each becomes an item credited to the outlet it links to, so that it can merge
+with other tellings of the same news and be themed on its own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from dataclasses import dataclass
+
+from digest.models import Item, Link, Note, Quote
+from digest.text import inline_markdown, is_boilerplate, markdown_to_blocks, word_count
+from digest.urls import clean_url, date_in_url, outlet_for
+
+_SECTIONS = {
+    "the must-reads": "must_reads",
+    "quote of the day": "quote",
+    "one more thing": "one_more",
+    "we can still have nice things": "skip",
+}
+_HEADING = re.compile(r"^\*\*(?P<text>.+?)\*\*\s*$")
+_NUMBERED = re.compile(r"^(?P<n>\d{1,2})\s+(?P<title>.+)$")
+_AUTHOR = re.compile(r"^_?—\s*(?P<name>[^_]+?)_?\s*$")
+_IMAGE_ONLY = re.compile(r"^\[?!\[[^\]]*\]\([^)]*\)(\]\([^)]*\))?\s*$")
+_CREDIT = re.compile(r"\(\s*\[(?P<name>[^\]]+)\]\((?P<url>[^)\s]+)\)\s*(?P<paywall>\$)?\s*\)\s*$")
+_QUOTE_CREDIT = re.compile(r"^—\s*(?P<who>.+?),\s*\[(?P<name>[^\]]+)\]\((?P<url>[^)\s]+)\)\s*reports")
+
+
+@dataclass(frozen=True)
+class Context:
+    """What is known about the edition as a whole."""
+
+    origin: str
+    name: str
+    url: str | None
+    published: dt.date | None
+    source: str | None
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
+class Split:
+    items: tuple[Item, ...]
+    dropped: tuple[Note, ...]
+
+
+@dataclass
+class _Entry:
+    section: str
+    title: str
+    lines: list[str]
+
+
+def is_edition(title: str, lines: list[str]) -> bool:
+    if title.lower().startswith("the download"):
+        return True
+    return any(_heading_text(line) == "the must-reads" for line in lines)
+
+
+def split(lines: list[str], ctx: Context) -> Split:
+    entries, dropped = _entries(_normalise(lines), ctx)
+    items: list[Item] = []
+    for n, entry in enumerate(entries):
+        item = _to_item(entry, ctx, n)
+        if item is None:
+            dropped.append(Note("edition", ctx.origin, f"not a story, skipped: {entry.title!r}"))
+        else:
+            items.append(item)
+    return Split(tuple(items), tuple(dropped))
+
+
+def _normalise(lines: list[str]) -> list[str]:
+    """Put every bold heading on its own line; scrapers glue them to their neighbours."""
+    text = "\n".join(line for line in lines if not _IMAGE_ONLY.match(line.strip()))
+    text = re.sub(r"(?<=\S)\*\*(?=\d{1,2} [^*\n]+\*\*)", "\n\n**", text)
+    text = re.sub(r"(?m)^(\*\*[^*\n]+\*\*)(?=[A-Z“\"])", r"\1\n\n", text)
+    text = re.sub(r"(?m)^(\*\*[^*\n]+\*\*)(?=\[)", r"\1\n\n", text)
+    return text.split("\n")
+
+
+def _heading_text(line: str) -> str | None:
+    match = _HEADING.match(line.strip())
+    return match["text"].strip().lower() if match else None
+
+
+def _entries(lines: list[str], ctx: Context) -> tuple[list[_Entry], list[Note]]:
+    entries: list[_Entry] = []
+    dropped: list[Note] = []
+    section = "leads"
+    current: _Entry | None = None
+    skipped_lines = 0
+    for line in lines:
+        stripped = line.strip()
+        if not stripped:
+            continue
+        heading = _heading_text(stripped)
+        if heading in _SECTIONS:
+            section = _SECTIONS[heading]
+            current = None
+            continue
+        if section == "skip":
+            skipped_lines += 1
+            continue
+        if heading is not None and not (section == "quote" and current is not None):
+            current = _Entry(section, stripped[2:-2].strip(), [])
+            entries.append(current)
+        elif current is not None:
+            current.lines.append(stripped)
+        else:
+            dropped.append(Note("edition", ctx.origin, f"edition furniture removed: {stripped[:80]!r}"))
+    if skipped_lines:
+        dropped.append(
+            Note("edition", ctx.origin, f"light-reading links skipped ({skipped_lines} lines): not news")
+        )
+    return entries, dropped
+
+
+def _to_item(entry: _Entry, ctx: Context, n: int) -> Item | None:
+    if entry.section == "quote":
+        return _quote_item(entry, ctx, n)
+    title, _ = inline_markdown(entry.title)
+    if is_boilerplate(title):
+        return None
+    if entry.section == "must_reads":
+        title = _NUMBERED.sub(r"\g<title>", title)
+    author = None
+    related: list[Link] = []
+    body: list[str] = []
+    for line in entry.lines:
+        if match := _AUTHOR.match(line):
+            author = match["name"].strip()
+        elif line.startswith("+"):
+            related.extend(_related(line[1:].strip()))
+        else:
+            body.append(line)
+    credit = _CREDIT.search(body[-1]) if body else None
+    if entry.section == "must_reads" and credit:
+        url = credit["url"]
+        body[-1] = body[-1][: credit.start()].strip()
+        paywalled = bool(credit["paywall"])
+        named = credit["name"]
+    else:
+        url, paywalled, named = _story_link(body), False, None
+    blocks = markdown_to_blocks("\n\n".join(body))
+    if not blocks or not url:
+        return None
+    url = clean_url(url)
+    if not url:
+        return None
+    source = outlet_for(url)
+    if named and "." in source:
+        source = named
+    words = sum(word_count(b.text) for b in blocks)
+    return Item(
+        id=_id(ctx, url, n),
+        origin=ctx.origin,
+        title=re.sub(r"^TR10:\s*", "", title),
+        url=url,
+        source=source,
+        published=date_in_url(url) or ctx.published,
+        blocks=blocks,
+        kind="article" if entry.section != "must_reads" and words >= 40 else "brief",
+        author=author,
+        via=ctx.name,
+        related=tuple(related),
+        paywalled=paywalled,
+        weight=ctx.weight,
+    )
+
+
+def _story_link(body: list[str]) -> str | None:
+    """The "Read the full story" link, else the first link of the last paragraph with one."""
+    last: str | None = None
+    for line in body:
+        _, links = inline_markdown(line)
+        for link in links:
+            if link.text.lower().startswith("read the full story"):
+                return link.url
+        if links:
+            last = links[0].url
+    return last
+
+
+def _related(markdown: str) -> list[Link]:
+    match = _CREDIT.search(markdown)
+    if not match:
+        return []
+    text, _ = inline_markdown(markdown[: match.start()])
+    url = clean_url(match["url"])
+    if not url or not text:
+        return []
+    source = outlet_for(url)
+    return [Link(text=text, url=url, source=match["name"] if "." in source else source)]
+
+
+def _quote_item(entry: _Entry, ctx: Context, n: int) -> Item | None:
+    words, _ = inline_markdown(entry.title)
+    words = words.strip().strip("“”\"").strip()
+    who, source, url = "", None, None
+    for line in entry.lines:
+        if match := _QUOTE_CREDIT.match(line):
+            who, _ = inline_markdown(match["who"])
+            source, url = match["name"], match["url"]
+            break
+    if not words or not who:
+        return None
+    url = clean_url(url) if url else None
+    quote = Quote(text=words, attribution=who, source=source, url=url)
+    return Item(
+        id=_id(ctx, words, n),
+        origin=ctx.origin,
+        title=words,
+        url=url,
+        source=source,
+        published=ctx.published,
+        blocks=markdown_to_blocks(words),
+        kind="quote",
+        via=ctx.name,
+        quote=quote,
+        weight=ctx.weight,
+    )
+
+
+def _id(ctx: Context, key: str, n: int) -> str:
+    return hashlib.sha256(f"{ctx.origin}#{n}#{key}".encode()).hexdigest()[:12]

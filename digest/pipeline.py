@@ -1,0 +1,107 @@
+"""The one function that wires the stages together.
+
+read -> clean -> merge -> drop already published -> theme -> assemble -> render
+-> write. The CLI, the scheduler and the preview server all call `build`, so a
+scheduled issue and a previewed issue can never differ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from digest.assemble import assemble
+from digest.clean import clean
+from digest.config import Config
+from digest.merge import merge, story_keys
+from digest.models import BuildReport, Issue, Item, Note, RawItem, Story
+from digest.output import write_issue
+from digest.readers import read_local
+from digest.render import render_issue
+from digest.store import Store
+from digest.themes import assign
+
+OUTPUT_FILES = ("digest.html", "digest.txt", "digest.json", "digest.eml")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    issue: Issue
+    folder: Path
+    paths: tuple[Path, ...]
+
+
+def collect_raw(config: Config) -> tuple[list[RawItem], list[Note]]:
+    """Every enabled source's raw items; a broken source is a note, never a failure."""
+    raws: list[RawItem] = []
+    notes: list[Note] = []
+    for source in config.sources:
+        if not source.enabled:
+            continue
+        if source.path is None:
+            notes.append(
+                Note(
+                    "read",
+                    source.location,
+                    "feed sources are not collected by this version yet; skipped",
+                )
+            )
+            continue
+        result = read_local(source, config.root)
+        raws.extend(result.items)
+        notes.extend(result.notes)
+    return raws, notes
+
+
+def make_issue(config: Config, date: dt.date, store: Store) -> Issue:
+    raws, warnings = collect_raw(config)
+    items: list[Item] = []
+    corrections: list[Note] = []
+    dropped: list[Note] = []
+    for raw in raws:
+        try:
+            cleaned = clean(raw)
+        except Exception as exc:  # one broken file must never break a build
+            warnings.append(Note("clean", raw.origin, f"could not be cleaned: {exc!r}"))
+            continue
+        items.extend(cleaned.items)
+        corrections.extend(cleaned.corrections)
+        dropped.extend(cleaned.dropped)
+
+    quotes = [i for i in items if i.kind == "quote"]
+    merged = merge([i for i in items if i.kind != "quote"])
+    fresh: list[Story] = []
+    for story in merged.stories:
+        seen = store.published_elsewhere(story_keys(story), date)
+        if seen:
+            first = min(seen.values())
+            dropped.append(Note("history", story.id, f"already in the {first} issue: {story.title!r}"))
+        else:
+            fresh.append(assign(story, config.themes, config.catch_all))
+
+    report = BuildReport(
+        corrections=tuple(corrections),
+        dropped=tuple(dropped),
+        merged=merged.notes,
+        warnings=tuple(warnings),
+    )
+    return assemble(config, date, fresh, quotes, report)
+
+
+def build(config: Config, date: dt.date, out: Path, store: Store) -> BuildResult:
+    issue = make_issue(config, date, store)
+    rendered = render_issue(issue, config)
+    folder = out / date.isoformat()
+    paths = write_issue(
+        folder,
+        {
+            "digest.html": rendered.html.encode(),
+            "digest.txt": rendered.text.encode(),
+            "digest.json": rendered.json.encode(),
+            "digest.eml": rendered.eml,
+        },
+    )
+    keys = {key for story in issue.stories for key in story_keys(story)}
+    store.record_issue(date, keys)
+    return BuildResult(issue=replace(issue), folder=folder, paths=paths)

@@ -1,0 +1,111 @@
+"""Read local sources (a file or a folder of files) into raw items.
+
+Readers only decode bytes and separate what a file claims about itself (front
+matter) from its body; deciding what to believe is the cleaner's job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from digest.config import Source
+from digest.models import Note, RawItem
+
+SUFFIXES = {
+    ".txt": "markdown",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
+MAX_FILE_BYTES = 5_000_000
+
+
+@dataclass(frozen=True)
+class ReadResult:
+    items: tuple[RawItem, ...]
+    notes: tuple[Note, ...]
+
+
+def read_local(source: Source, root: Path) -> ReadResult:
+    """Every readable file under the source's path, in a stable (sorted) order."""
+    assert source.path is not None
+    items: list[RawItem] = []
+    notes: list[Note] = []
+    if not source.path.exists():
+        notes.append(Note("read", _show(source.path, root), "no such file or folder"))
+        return ReadResult((), tuple(notes))
+    for path in _files(source.path):
+        origin = _show(path, root)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            notes.append(Note("read", origin, f"cannot read: {exc.strerror}"))
+            continue
+        if len(data) > MAX_FILE_BYTES:
+            notes.append(Note("read", origin, f"skipped: larger than {MAX_FILE_BYTES} bytes"))
+            continue
+        text, note = _decode(data)
+        if note:
+            notes.append(Note("read", origin, note))
+        meta, body, problem = split_front_matter(text)
+        if problem:
+            notes.append(Note("read", origin, problem))
+        items.append(
+            RawItem(
+                origin=origin,
+                source_name=source.name,
+                text=body,
+                format="html" if SUFFIXES[path.suffix.lower()] == "html" else "markdown",
+                meta=meta,
+                weight=source.weight,
+                theme_hint=source.theme,
+            )
+        )
+    return ReadResult(tuple(items), tuple(notes))
+
+
+def _files(path: Path) -> Iterator[Path]:
+    if path.is_file():
+        yield path
+        return
+    for child in sorted(path.rglob("*")):
+        if child.is_file() and child.suffix.lower() in SUFFIXES and not child.name.startswith("."):
+            yield child
+
+
+def _decode(data: bytes) -> tuple[str, str | None]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), None
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace"), "not UTF-8; read as Windows-1252"
+
+
+def split_front_matter(text: str) -> tuple[tuple[tuple[str, str], ...], str, str | None]:
+    """YAML front matter between --- lines, as sorted string pairs, and the rest."""
+    if not text.startswith("---\n"):
+        return (), text, None
+    end = text.find("\n---\n", 4)
+    if end < 0:
+        return (), text, None
+    try:
+        data = yaml.safe_load(text[4:end])
+    except yaml.YAMLError as exc:
+        return (), text[end + 5 :], f"front matter is not valid YAML, ignored: {exc}"
+    if not isinstance(data, dict):
+        return (), text[end + 5 :], "front matter is not a mapping, ignored"
+    meta = tuple(sorted((str(k), str(v)) for k, v in data.items() if v is not None))
+    return meta, text[end + 5 :], None
+
+
+def _show(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,86 @@
+"""Blurbs: two or three sentences from an item's own words, never cut mid-word.
+
+Readers decide from the blurb whether to click, so it must stand on its own: no
+boilerplate, no bylines, no sentence that leans on a missing picture, and no
+lead-in that ends in a colon with nothing after it.
+"""
+
+from __future__ import annotations
+
+import re
+
+from digest.models import Block, Item
+from digest.text import is_boilerplate, sentences, truncate_words, word_count
+
+MAX_WORDS = 60
+MAX_SENTENCES = 3
+
+
+def blurb(item: Item, max_words: int = MAX_WORDS, max_sentences: int = MAX_SENTENCES) -> str:
+    chosen: list[str] = []
+    words = 0
+    title = _plain(item.title)
+    for paragraph in _prose(item.blocks):
+        for sentence in sentences(paragraph):
+            if not _usable(sentence) or _plain(sentence) == title:
+                continue
+            n = word_count(sentence)
+            if chosen and words + n > max_words:
+                return " ".join(chosen)
+            if not chosen and n > max_words:
+                return truncate_words(sentence, max_words)
+            chosen.append(sentence)
+            words += n
+            if len(chosen) >= max_sentences:
+                return " ".join(chosen)
+    return " ".join(chosen)
+
+
+def _plain(text: str) -> str:
+    return re.sub(r"\W+", " ", text.lower()).strip()
+
+
+def _usable(sentence: str) -> bool:
+    if word_count(sentence) < 3 or sentence.endswith(":"):
+        return False
+    return not is_boilerplate(sentence)
+
+
+def _prose(blocks: tuple[Block, ...]) -> list[str]:
+    """Paragraph texts, with a short list folded into the sentence that introduces it."""
+    out: list[str] = []
+    i = 0
+    while i < len(blocks):
+        block = blocks[i]
+        if block.kind == "heading":
+            i += 1
+            continue
+        if block.kind == "paragraph" and block.text.endswith(":"):
+            items = []
+            j = i + 1
+            while j < len(blocks) and blocks[j].kind == "list_item":
+                items.append(blocks[j].text.rstrip("."))
+                j += 1
+            if 0 < len(items) <= 4 and all(word_count(t) <= 20 for t in items):
+                out.append(block.text[:-1] + ": " + _join(items) + ".")
+                i = j
+                continue
+        if block.kind != "list_item":
+            out.append(block.text)
+        i += 1
+    return out
+
+
+def _join(parts: list[str]) -> str:
+    parts = [_lower_first(p) for p in parts]
+    if len(parts) == 1:
+        return parts[0]
+    return "; ".join(parts[:-1]) + "; and " + parts[-1]
+
+
+def _lower_first(text: str) -> str:
+    """Lower-case an ordinary capitalised first word, leave names and acronyms alone."""
+    first = text.split(" ", 1)[0]
+    if re.fullmatch(r"[A-Z][a-z]+", first) and first not in {"I"}:
+        return first.lower() + text[len(first) :]
+    return text

@@ -1,0 +1,95 @@
+"""Link hygiene: tracking parameters out, https in, one canonical form for matching."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+TRACKING_PARAMS = frozenset({"mc_cid", "mc_eid", "fbclid", "gclid", "_ga", "_gl", "mkt_tok"})
+TRACKING_PREFIXES = ("utm_",)
+
+# Outlets whose names can't be read off their domain.
+KNOWN_OUTLETS = {
+    "technologyreview.com": "MIT Technology Review",
+    "nytimes.com": "The New York Times",
+    "washingtonpost.com": "The Washington Post",
+    "wsj.com": "The Wall Street Journal",
+    "ft.com": "Financial Times",
+    "theverge.com": "The Verge",
+    "arstechnica.com": "Ars Technica",
+    "techcrunch.com": "TechCrunch",
+    "wired.com": "Wired",
+    "reuters.com": "Reuters",
+    "bloomberg.com": "Bloomberg",
+    "404media.co": "404 Media",
+    "restofworld.org": "Rest of World",
+    "theatlantic.com": "The Atlantic",
+    "spectrum.ieee.org": "IEEE Spectrum",
+    "electrek.co": "Electrek",
+    "cleantechnica.com": "CleanTechnica",
+}
+
+_DATE_IN_PATH = re.compile(r"/((?:19|20)\d\d)[/-](\d\d)[/-](\d\d)/")
+
+
+def clean_url(url: str, base: str | None = None) -> str | None:
+    """The link as we will show it: absolute, http(s) only, without tracking parameters.
+
+    Returns None for links we must not show (javascript:, mailto:, relative with no base).
+    """
+    url = url.strip().replace("\\_", "_")
+    if base:
+        url = urljoin(base, url)
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
+    query = parts.query if len(kept) == len(pairs) else urlencode(kept, safe="/:@!$'()*,;~")
+    return urlunsplit(("https", parts.netloc.lower(), parts.path or "/", query, parts.fragment))
+
+
+def _is_tracking(key: str) -> bool:
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
+
+
+def canonical_url(url: str) -> str:
+    """A key under which two links to the same page compare equal."""
+    parts = urlsplit(clean_url(url) or url)
+    host = parts.netloc.lower().removeprefix("www.")
+    path = parts.path.rstrip("/") or "/"
+    return urlunsplit(("https", host, path, parts.query, ""))
+
+
+def domain(url: str) -> str:
+    return urlsplit(url).netloc.lower().removeprefix("www.")
+
+
+def outlet_for(url: str) -> str:
+    """The outlet's name for a link: a known name, else its bare domain."""
+    host = domain(url)
+    for known, name in KNOWN_OUTLETS.items():
+        if host == known or host.endswith("." + known):
+            return name
+    return host
+
+
+def date_in_url(url: str) -> dt.date | None:
+    """Many news sites put the publication date in the path: /2026/02/01/."""
+    match = _DATE_IN_PATH.search(urlsplit(url).path + "/")
+    if not match:
+        return None
+    try:
+        return dt.date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def slug_words(url: str) -> set[str]:
+    """The words of the last meaningful path segment (the slug), lower-cased."""
+    segments = [s for s in urlsplit(url).path.split("/") if s and not s.isdigit()]
+    if not segments:
+        return set()
+    slug = segments[-1].rsplit(".", 1)[0]
+    return {w for w in re.split(r"[-_]+", slug.lower()) if w}

@@ -1,0 +1,87 @@
+"""Shared test helpers: golden files, the shared folder and the independent email linter."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+
+Golden = Callable[[str, str | bytes], None]
+EmailLint = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite tests/golden/* from the current output instead of comparing",
+    )
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Golden:
+    """Compare output with tests/golden/<name>; `--update-golden` rewrites the file instead."""
+    update = bool(request.config.getoption("--update-golden"))
+
+    def check(name: str, actual: str | bytes) -> None:
+        path = GOLDEN_DIR / name
+        data = actual.encode("utf-8") if isinstance(actual, str) else actual
+        if update:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+            return
+        if not path.exists():
+            pytest.fail(
+                f"golden file {path} is missing; run pytest --update-golden to create it",
+                pytrace=False,
+            )
+        expected = path.read_bytes()
+        if isinstance(actual, str):
+            assert actual == expected.decode("utf-8"), (
+                f"{name} differs from its golden file; if the change is intended, "
+                "run pytest --update-golden and review the diff"
+            )
+        else:
+            assert actual == expected, f"{name} differs from its golden file"
+
+    return check
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The folder shared between projects (tools, references); DIGEST_SHARED overrides it."""
+    override = os.environ.get("DIGEST_SHARED")
+    if override:
+        return Path(override)
+    return Path(__file__).resolve().parents[2] / "shared"
+
+
+@pytest.fixture(scope="session")
+def email_lint_path(shared_dir: Path) -> Path:
+    path = shared_dir / "tools" / "email_lint.py"
+    if not path.is_file():
+        pytest.skip(f"email_lint.py not found at {path} (set DIGEST_SHARED)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def email_lint(email_lint_path: Path) -> EmailLint:
+    """Run the independent email linter with this interpreter; returns the finished process."""
+
+    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(email_lint_path), *map(str, args)],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=60,
+        )
+
+    return run

@@ -1,0 +1,166 @@
+"""The pure middle stages, one behaviour each: links, text, blurbs, merging, themes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from digest.merge import merge
+from digest.models import Block, Item, Story, Theme
+from digest.summarize import blurb
+from digest.text import markdown_to_blocks, repair_text, sentences
+from digest.themes import assign
+from digest.urls import canonical_url, clean_url, date_in_url, outlet_for
+
+
+def item(
+    title: str,
+    text: str,
+    url: str | None = None,
+    kind: str = "article",
+    item_id: str | None = None,
+) -> Item:
+    return Item(
+        id=item_id or title[:12],
+        origin="test",
+        title=title,
+        url=url,
+        source=outlet_for(url) if url else None,
+        published=None,
+        blocks=tuple(Block("paragraph", p) for p in text.split("\n\n")),
+        kind=kind,  # type: ignore[arg-type]
+    )
+
+
+def test_tracking_parameters_are_removed_and_other_parameters_kept() -> None:
+    url = clean_url("http://Example.com/a?utm_source=x&id=7&mc_cid=1&mc_eid=2&fbclid=3&_ga=4")
+    assert url == "https://example.com/a?id=7"
+
+
+def test_only_web_links_survive() -> None:
+    assert clean_url("javascript:alert(1)") is None
+    assert clean_url("mailto:someone@example.com") is None
+    assert clean_url("/relative/path") is None
+    assert clean_url("/relative/path", base="https://example.com/feed") == (
+        "https://example.com/relative/path"
+    )
+
+
+def test_links_to_the_same_page_share_a_canonical_form() -> None:
+    assert canonical_url("https://www.example.com/story/") == canonical_url(
+        "https://example.com/story"
+    )
+
+
+def test_a_date_in_a_news_url_is_read() -> None:
+    assert date_in_url("https://www.nytimes.com/2026/01/30/science/x.html") == dt.date(2026, 1, 30)
+    assert date_in_url("https://www.bloomberg.com/news/articles/2026-02-01/x") == dt.date(2026, 2, 1)
+    assert date_in_url("https://example.com/about") is None
+
+
+def test_mojibake_is_repaired_without_straightening_quotes() -> None:
+    assert repair_text("What‚Äôs next") == "What’s next"
+    assert repair_text("Êù•Ê∫ê") == "来源"
+    assert repair_text("“quoted” and ‘single’") == "“quoted” and ‘single’"
+
+
+def test_sentences_respect_abbreviations_and_decimals() -> None:
+    assert sentences("The U.S. grew 2.5% in 2025. Dr. Meng agrees. So do we.") == [
+        "The U.S. grew 2.5% in 2025.",
+        "Dr. Meng agrees.",
+        "So do we.",
+    ]
+
+
+def test_html_tags_in_markdown_become_headings_and_bold_becomes_plain_words() -> None:
+    blocks = markdown_to_blocks("<h2>Big news</h2>\nIt is <b>400Wh/kg</b> now.")
+    assert [(b.kind, b.text) for b in blocks] == [
+        ("heading", "Big news"),
+        ("paragraph", "It is 400Wh/kg now."),
+    ]
+
+
+def test_a_blurb_is_at_most_three_sentences_and_about_sixty_words() -> None:
+    text = " ".join(f"Sentence number {n} says something worth reading today." for n in range(10))
+    result = blurb(item("T", text))
+    assert len(sentences(result)) <= 3
+    assert len(result.split()) <= 60
+
+
+def test_a_blurb_never_cuts_a_word() -> None:
+    long_sentence = "This sentence " + " ".join(["goes on"] * 60) + " and ends."
+    result = blurb(item("T", long_sentence))
+    assert result.endswith("…")
+    assert all(word in long_sentence.split() for word in result.rstrip("…").split())
+
+
+def test_a_blurb_skips_boilerplate() -> None:
+    text = "Read the full story.\n\nSign up for our newsletter in your inbox.\n\nThe news is here."
+    assert blurb(item("T", text)) == "The news is here."
+
+
+def test_items_linking_the_same_page_become_one_story_listing_both_sources() -> None:
+    url = "https://www.technologyreview.com/2026/02/02/1/ev-batteries/"
+    article = item("EV batteries", "Long article text. " * 20, url=url, item_id="a")
+    blurb_item = item("EV batteries blurb", "Short blurb.", url=url + "?utm_source=x", item_id="b")
+    merged = merge([article, blurb_item])
+    assert len(merged.stories) == 1
+    (story,) = merged.stories
+    assert story.title == "EV batteries"
+    assert len(story.items) == 2
+    assert merged.notes and "same page" in merged.notes[0].message
+
+
+def test_two_different_stories_on_one_topic_stay_apart() -> None:
+    a = item(
+        "Solid-state batteries hit the road",
+        "SAIC announced mass production of all-solid-state cells with 400Wh/kg energy "
+        "density, promising a 1500 km range for its next cars and faster charging at "
+        "highway stations across China by the end of the year, the company said on Thursday "
+        "at its annual event.",
+        item_id="a",
+    )
+    b = item(
+        "Solid-state in 2026: the tipping point",
+        "After years of promises, semi-solid packs ship in the MG4 while Factorial, "
+        "Mercedes and BMW test all-solid prototypes; the battleground is now factory yield, "
+        "supply chains for lithium sulfide, and the cost per kilowatt-hour of the cells "
+        "compared with lithium-ion.",
+        item_id="b",
+    )
+    assert len(merge([a, b]).stories) == 2
+
+
+THEMES = (
+    Theme("deepfakes", "Deepfakes", terms=("deepfake", "synthetic media")),
+    Theme("batteries", "Batteries", terms=("battery", "batteries", "EV")),
+    Theme("ai", "AI", terms=("AI", "model", "chatbot")),
+)
+OTHER = Theme("other", "Everything else")
+
+
+def story_of(title: str, text: str) -> Story:
+    return merge([item(title, text)]).stories[0]
+
+
+def test_a_deepfake_story_is_deepfakes_not_generic_ai() -> None:
+    story = story_of(
+        "Inside the marketplace powering bespoke AI deepfakes",
+        "An AI marketplace sells AI model files for deepfake porn; the AI model makers say "
+        "the AI chatbot is not to blame.",
+    )
+    assert assign(story, THEMES, OTHER).theme == "deepfakes"
+
+
+def test_a_battery_story_that_mentions_ai_once_stays_batteries() -> None:
+    story = story_of(
+        "What's next for EV batteries",
+        "Battery makers are scaling up. EV sales grew. Batteries got cheaper. AI helps a bit.",
+    )
+    assert assign(story, THEMES, OTHER).theme == "batteries"
+
+
+def test_a_story_no_theme_claims_goes_to_the_catch_all_with_its_scores_explained() -> None:
+    story = story_of("Fungus fights insects", "A certain species of fungus could help farmers.")
+    themed = assign(story, THEMES, OTHER)
+    assert themed.theme == "other"
+    assert themed.theme_scores == ()
