@@ -43,7 +43,9 @@ def assemble(
     budget = config.build.max_stories
     if len(ranked) > budget:
         for story in ranked[budget:]:
-            dropped.append(Note("assemble", story.id, f"over the issue's size budget: {story.title!r}"))
+            dropped.append(
+                Note("assemble", story.id, f"over the issue's size budget: {story.title!r}")
+            )
         ranked = ranked[:budget]
 
     themes: list[Theme] = [*config.themes, config.catch_all]
@@ -66,9 +68,7 @@ def assemble(
     else:
         title = f"{name}: {truncate_words(lead.title, SUBJECT_WORDS)}"
         others = [s.title for s in ranked if s is not lead][:3]
-        preheader = truncate_words(
-            ("Plus: " + "; ".join(others)) if others else lead.summary, 30
-        )
+        preheader = truncate_words(("Plus: " + "; ".join(others)) if others else lead.summary, 30)
     return Issue(
         date=date,
         newsletter=name,

@@ -25,7 +25,9 @@ from digest.text import (
 from digest.urls import clean_url, date_in_url, outlet_for, slug_words
 
 # Labels a Chinese scraper wraps around the article it saved.
-_SCRAPER_SOURCE = re.compile(r"^\*\*来源\*\*\s*[:：]\s*\[(?P<name>[^\]]+)\]\((?P<url>[^)\s]+)\)\s*$")
+_SCRAPER_SOURCE = re.compile(
+    r"^\*\*来源\*\*\s*[:：]\s*\[(?P<name>[^\]]+)\]\((?P<url>[^)\s]+)\)\s*$"
+)
 _SCRAPER_LINES = re.compile(r"^(#+\s*原文内容\s*|\*?自动采集于.*|---)$")
 # Headers of reader services (r.jina.ai style) in front of the article.
 _READER_HEADER = re.compile(r"^(Title|URL Source|Published Time|Markdown Content):\s*(.*)$")
@@ -124,7 +126,9 @@ def item_id(url: str | None, title: str, blocks: tuple[Block, ...]) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def _strip_scaffolding(lines: list[str], ev: Evidence, origin: str, dropped: list[Note]) -> list[str]:
+def _strip_scaffolding(
+    lines: list[str], ev: Evidence, origin: str, dropped: list[Note]
+) -> list[str]:
     kept: list[str] = []
     in_reader_header = False
     for line in lines:
@@ -155,7 +159,9 @@ def _strip_scaffolding(lines: list[str], ev: Evidence, origin: str, dropped: lis
             if match := _ORIGINAL_ARTICLE.match(line.strip()):
                 ev.original = (match["name"].strip(), match["url"])
         chrome = " / ".join(s.strip() for s in kept[end:] if s.strip())
-        dropped.append(Note("clean", origin, f"page chrome after the article removed: {chrome[:120]}"))
+        dropped.append(
+            Note("clean", origin, f"page chrome after the article removed: {chrome[:120]}")
+        )
         kept = kept[:end]
     while kept and not kept[-1].strip():
         kept.pop()

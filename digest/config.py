@@ -69,7 +69,7 @@ class Config:
     template_dir: Path | None = None
     sources: tuple[Source, ...] = ()
     themes: tuple[Theme, ...] = ()
-    catch_all: Theme = Theme(key="other", name="Everything else")
+    catch_all: Theme = field(default_factory=lambda: Theme(key="other", name="Everything else"))
 
     @property
     def root(self) -> Path:
@@ -86,9 +86,7 @@ def find_config(explicit: Path | None, cwd: Path) -> Path:
         candidate = folder / CONFIG_NAME
         if candidate.is_file():
             return candidate.resolve()
-    raise ConfigError(
-        f"no {CONFIG_NAME} in {cwd} or its parents; pass --config FILE or create one"
-    )
+    raise ConfigError(f"no {CONFIG_NAME} in {cwd} or its parents; pass --config FILE or create one")
 
 
 def load_config(path: Path) -> Config:

@@ -28,7 +28,9 @@ _NUMBERED = re.compile(r"^(?P<n>\d{1,2})\s+(?P<title>.+)$")
 _AUTHOR = re.compile(r"^_?—\s*(?P<name>[^_]+?)_?\s*$")
 _IMAGE_ONLY = re.compile(r"^\[?!\[[^\]]*\]\([^)]*\)(\]\([^)]*\))?\s*$")
 _CREDIT = re.compile(r"\(\s*\[(?P<name>[^\]]+)\]\((?P<url>[^)\s]+)\)\s*(?P<paywall>\$)?\s*\)\s*$")
-_QUOTE_CREDIT = re.compile(r"^—\s*(?P<who>.+?),\s*\[(?P<name>[^\]]+)\]\((?P<url>[^)\s]+)\)\s*reports")
+_QUOTE_CREDIT = re.compile(
+    r"^—\s*(?P<who>.+?),\s*\[(?P<name>[^\]]+)\]\((?P<url>[^)\s]+)\)\s*reports"
+)
 
 
 @dataclass(frozen=True)
@@ -112,10 +114,16 @@ def _entries(lines: list[str], ctx: Context) -> tuple[list[_Entry], list[Note]]:
         elif current is not None:
             current.lines.append(stripped)
         else:
-            dropped.append(Note("edition", ctx.origin, f"edition furniture removed: {stripped[:80]!r}"))
+            dropped.append(
+                Note("edition", ctx.origin, f"edition furniture removed: {stripped[:80]!r}")
+            )
     if skipped_lines:
         dropped.append(
-            Note("edition", ctx.origin, f"light-reading links skipped ({skipped_lines} lines): not news")
+            Note(
+                "edition",
+                ctx.origin,
+                f"light-reading links skipped ({skipped_lines} lines): not news",
+            )
         )
     return entries, dropped
 
@@ -200,7 +208,7 @@ def _related(markdown: str) -> list[Link]:
 
 def _quote_item(entry: _Entry, ctx: Context, n: int) -> Item | None:
     words, _ = inline_markdown(entry.title)
-    words = words.strip().strip("“”\"").strip()
+    words = words.strip().strip('“”"').strip()
     who, source, url = "", None, None
     for line in entry.lines:
         if match := _QUOTE_CREDIT.match(line):

@@ -68,14 +68,12 @@ def merge(items: list[Item]) -> Merged:
         story = _story(group)
         stories.append(story)
         if len(group) > 1:
-            why = sorted({reasons[i] for i in range(len(items)) if find(i) == root and i in reasons})
+            why = "; ".join(
+                sorted({reasons[i] for i in range(len(items)) if find(i) == root and i in reasons})
+            )
             origins = ", ".join(sorted({item.origin for item in group}))
             notes.append(
-                Note(
-                    "merge",
-                    origins,
-                    f"{len(group)} items merged into {story.title!r}: {'; '.join(why)}",
-                )
+                Note("merge", origins, f"{len(group)} items merged into {story.title!r}: {why}")
             )
     return Merged(tuple(stories), tuple(notes))
 
@@ -103,7 +101,9 @@ def _story(group: list[Item]) -> Story:
     sources: list[SourceRef] = []
     seen = set()
     for item in sorted(group, key=_lead_order):
-        ref = SourceRef(name=item.source or "Unattributed", url=item.url, via=item.via)
+        if item.source is None:
+            continue  # an unattributed file credits no one; its origin is in `items`
+        ref = SourceRef(name=item.source, url=item.url, via=item.via)
         if (ref.name, ref.via) not in seen:
             seen.add((ref.name, ref.via))
             sources.append(ref)

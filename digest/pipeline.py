@@ -76,7 +76,9 @@ def make_issue(config: Config, date: dt.date, store: Store) -> Issue:
         seen = store.published_elsewhere(story_keys(story), date)
         if seen:
             first = min(seen.values())
-            dropped.append(Note("history", story.id, f"already in the {first} issue: {story.title!r}"))
+            dropped.append(
+                Note("history", story.id, f"already in the {first} issue: {story.title!r}")
+            )
         else:
             fresh.append(assign(story, config.themes, config.catch_all))
 

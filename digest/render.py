@@ -31,6 +31,7 @@ from digest.models import (
     Note,
     RenderedIssue,
     Section,
+    SourceRef,
     Story,
     Theme,
     ThemeScore,
@@ -109,6 +110,7 @@ def template_environment(config: Config, kind: TemplateKind) -> jinja2.Environme
     env.filters["outlet"] = outlet
     env.filters["oneline"] = oneline
     env.filters["plain"] = plain
+    env.filters["distinct_sources"] = distinct_sources
     env.tests["https"] = is_https
     return env
 
@@ -156,6 +158,17 @@ def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None
             wrapper.initial_indent = indent
         out.append(wrapper.fill(oneline(paragraph)))
     return "\n\n".join(out)
+
+
+def distinct_sources(sources: Iterable[SourceRef]) -> list[SourceRef]:
+    """One credit per outlet name: a story told by Wired and relayed by a newsletter
+    that links the same Wired page reads "via Wired", not "via Wired · Wired"."""
+    by_name: dict[str, SourceRef] = {}
+    for source in sources:
+        kept = by_name.get(source.name)
+        if kept is None or (not is_https(kept.url) and is_https(source.url)):
+            by_name[source.name] = source
+    return list(by_name.values())
 
 
 def long_date(value: dt.date) -> str:

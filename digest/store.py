@@ -52,7 +52,8 @@ class SQLiteStore:
         version = self.db.execute("PRAGMA user_version").fetchone()[0]
         if version > SCHEMA_VERSION:
             raise RuntimeError(
-                f"{self.path}: state schema v{version} is newer than this digest (v{SCHEMA_VERSION})"
+                f"{self.path}: state schema v{version} is newer than this digest"
+                f" understands (v{SCHEMA_VERSION}); upgrade digest"
             )
         for target in range(version + 1, SCHEMA_VERSION + 1):
             # executescript commits on its own, so the script carries its transaction.

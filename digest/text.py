@@ -160,8 +160,10 @@ def _squash(text: str) -> str:
 
 # Abbreviations whose full stop does not end a sentence.
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof sr jr st vs etc e.g i.e inc ltd co corp u.s u.k u.n jan feb mar apr "
-    "jun jul aug sep sept oct nov dec no fig approx".split()
+    (
+        "mr mrs ms dr prof sr jr st vs etc e.g i.e inc ltd co corp u.s u.k u.n "
+        "jan feb mar apr jun jul aug sep sept oct nov dec no fig approx"
+    ).split()
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
 

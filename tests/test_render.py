@@ -105,6 +105,7 @@ def small_issue() -> Issue:
         sources=(
             SourceRef("Wired", "https://www.wired.com/story/chip"),
             SourceRef("The Verge", "https://www.theverge.com/chip", via="The Download"),
+            SourceRef("Wired", "https://www.wired.com/story/chip", via="The Download"),
         ),
     )
     escaped = make_story(
@@ -328,6 +329,12 @@ def test_html_reads_like_the_download(config: Config) -> None:
     assert "Quote of the day" in words
     assert words.count("Read the full story") == 3  # lead, escape, heat; not the url-less one
     assert "Unsubscribe" in words
+
+
+def test_an_outlet_is_credited_once_per_story(config: Config) -> None:
+    text = render_text(small_issue(), config)
+    assert "via Wired [2] · The Verge (via The Download) [3]" in text
+    assert text.count("[2]") == 2  # the credit line and the Links list
 
 
 def test_lead_is_not_repeated_in_its_section(config: Config) -> None:

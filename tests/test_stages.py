@@ -53,7 +53,9 @@ def test_links_to_the_same_page_share_a_canonical_form() -> None:
 
 def test_a_date_in_a_news_url_is_read() -> None:
     assert date_in_url("https://www.nytimes.com/2026/01/30/science/x.html") == dt.date(2026, 1, 30)
-    assert date_in_url("https://www.bloomberg.com/news/articles/2026-02-01/x") == dt.date(2026, 2, 1)
+    assert date_in_url("https://www.bloomberg.com/news/articles/2026-02-01/x") == dt.date(
+        2026, 2, 1
+    )
     assert date_in_url("https://example.com/about") is None
 
 

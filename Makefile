@@ -1,0 +1,43 @@
+# The usual verbs. Each one sets up .venv first, so a fresh clone needs only Python 3.11+.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: digest test lint fmt golden bench preview clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+digest: $(STAMP)  ## build today's issue from seeds/ with the shipped digest.toml
+	$(BIN)/digest build
+
+test: $(STAMP)  ## lint, type-check and run the whole test suite
+	$(BIN)/ruff check digest tests bench
+	$(BIN)/ruff format --check digest tests bench
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check digest tests bench
+	$(BIN)/ruff format --check digest tests bench
+	$(BIN)/mypy
+
+fmt: $(STAMP)
+	$(BIN)/ruff check --fix digest tests bench
+	$(BIN)/ruff format digest tests bench
+
+golden: $(STAMP)  ## rewrite the golden files after an intended change of output
+	$(BIN)/python -m pytest --update-golden
+
+bench: $(STAMP)
+	$(BIN)/python bench/build_speed.py
+
+preview: digest
+	@echo "Open out/$$(date +%F)/digest.html in a browser (digest serve arrives later)."
+
+clean:
+	rm -rf $(VENV) .digest out/20*
