@@ -161,13 +161,20 @@ def wrap(text: str, width: int = TEXT_WIDTH, indent: str = "", first: str | None
 
 
 def distinct_sources(sources: Iterable[SourceRef]) -> list[SourceRef]:
-    """One credit per outlet name: a story told by Wired and relayed by a newsletter
-    that links the same Wired page reads "via Wired", not "via Wired · Wired"."""
+    """One credit per name: the outlets first, then the newsletters that relayed them.
+
+    A Wired story also linked from The Download reads "via Wired · The Download",
+    not "via Wired · Wired (via The Download)".
+    """
+    sources = list(sources)
     by_name: dict[str, SourceRef] = {}
     for source in sources:
         kept = by_name.get(source.name)
         if kept is None or (not is_https(kept.url) and is_https(source.url)):
-            by_name[source.name] = source
+            by_name[source.name] = SourceRef(name=source.name, url=source.url)
+    for source in sources:
+        if source.via and source.via not in by_name:
+            by_name[source.via] = SourceRef(name=source.via)
     return list(by_name.values())
 
 

@@ -333,7 +333,7 @@ def test_html_reads_like_the_download(config: Config) -> None:
 
 def test_an_outlet_is_credited_once_per_story(config: Config) -> None:
     text = render_text(small_issue(), config)
-    assert "via Wired [2] · The Verge (via The Download) [3]" in text
+    assert "via Wired [2] · The Verge [3] · The Download" in text
     assert text.count("[2]") == 2  # the credit line and the Links list
 
 
