@@ -40,13 +40,14 @@ def assemble(
         (replace(s, rank=rank(s, date)) for s in stories), key=lambda s: (-s.rank, s.title, s.id)
     )
     dropped = list(report.dropped)
-    budget = config.build.max_stories
-    if len(ranked) > budget:
-        for story in ranked[budget:]:
-            dropped.append(
-                Note("assemble", story.id, f"over the issue's size budget: {story.title!r}")
-            )
-        ranked = ranked[:budget]
+    briefs = [s for s in ranked if s.kind == "brief"]
+    for story in briefs[config.build.must_reads :]:
+        dropped.append(Note("assemble", story.id, f"beyond the must-reads limit: {story.title!r}"))
+    over = {s.id for s in briefs[config.build.must_reads :]}
+    ranked = [s for s in ranked if s.id not in over]
+    for story in ranked[config.build.max_stories :]:
+        dropped.append(Note("assemble", story.id, f"over the issue's size budget: {story.title!r}"))
+    ranked = ranked[: config.build.max_stories]
 
     themes: list[Theme] = [*config.themes, config.catch_all]
     sections = []

@@ -20,6 +20,31 @@ from digest.models import Theme
 CONFIG_NAME = "digest.toml"
 
 
+# Every key the config may hold, by table; README's config reference documents each one.
+KEYS: dict[str, frozenset[str]] = {
+    "newsletter": frozenset(
+        {
+            "name",
+            "tagline",
+            "language",
+            "from",
+            "to",
+            "unsubscribe_url",
+            "unsubscribe_mailto",
+            "archive_url",
+            "timezone",
+            "send_time",
+        }
+    ),
+    "build": frozenset({"out", "max_stories", "must_reads", "window_days"}),
+    "state": frozenset({"path"}),
+    "templates": frozenset({"dir"}),
+    "sources": frozenset({"name", "path", "url", "weight", "theme", "enabled"}),
+    "themes": frozenset({"key", "name", "description", "terms"}),
+    "catch_all": frozenset({"key", "name", "description"}),
+}
+
+
 class ConfigError(Exception):
     """A config problem, worded for the user: the file, the key, what is wrong."""
 
@@ -101,24 +126,11 @@ def load_config(path: Path) -> Config:
 
 def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     t = _Table(data, path, "")
-    t.only({"newsletter", "build", "state", "templates", "sources", "themes", "catch_all"})
+    t.only(frozenset(KEYS))
     root = path.parent
 
     nl = t.table("newsletter")
-    nl.only(
-        {
-            "name",
-            "tagline",
-            "language",
-            "from",
-            "to",
-            "unsubscribe_url",
-            "unsubscribe_mailto",
-            "archive_url",
-            "timezone",
-            "send_time",
-        }
-    )
+    nl.only(KEYS["newsletter"])
     default_nl = Newsletter()
     timezone = nl.text("timezone", default_nl.timezone)
     try:
@@ -150,7 +162,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     )
 
     b = t.table("build")
-    b.only({"out", "max_stories", "must_reads", "window_days"})
+    b.only(KEYS["build"])
     default_b = BuildSettings()
     build = BuildSettings(
         out=root / b.text("out", str(default_b.out)),
@@ -160,11 +172,11 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     )
 
     st = t.table("state")
-    st.only({"path"})
+    st.only(KEYS["state"])
     state_path = root / st.text("path", ".digest/state.sqlite")
 
     tp = t.table("templates")
-    tp.only({"dir"})
+    tp.only(KEYS["templates"])
     template_dir_text = tp.text("dir", "")
     template_dir = root / template_dir_text if template_dir_text else None
     if template_dir is not None and not template_dir.is_dir():
@@ -186,7 +198,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
             raise t.error(f"sources[{i}].theme", f"unknown theme {source.theme!r}")
 
     ca = t.table("catch_all")
-    ca.only({"key", "name", "description"})
+    ca.only(KEYS["catch_all"])
     catch_all = Theme(
         key=ca.text("key", "other"),
         name=ca.text("name", "Everything else"),
@@ -208,7 +220,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
 
 
 def _source(t: _Table, root: Path, index: int) -> Source:
-    t.only({"name", "path", "url", "weight", "theme", "enabled"})
+    t.only(KEYS["sources"])
     path_text = t.text("path", "")
     url = t.text("url", "")
     if bool(path_text) == bool(url):
@@ -231,7 +243,7 @@ def _source(t: _Table, root: Path, index: int) -> Source:
 
 
 def _theme(t: _Table) -> Theme:
-    t.only({"key", "name", "description", "terms"})
+    t.only(KEYS["themes"])
     key = t.text("key", "")
     if not key:
         raise t.error("key", "every theme needs a key")
@@ -265,7 +277,7 @@ class _Table:
         name = f"{self.where}.{key}" if self.where else key
         return ConfigError(f"{self.file}: {name}: {message}")
 
-    def only(self, allowed: set[str]) -> None:
+    def only(self, allowed: frozenset[str]) -> None:
         for key in sorted(set(self.data) - allowed):
             raise self.error(key, f"unknown key (expected one of: {', '.join(sorted(allowed))})")
 

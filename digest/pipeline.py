@@ -1,8 +1,10 @@
 """The one function that wires the stages together.
 
 read -> clean -> merge -> drop already published -> theme -> assemble -> render
--> write. The CLI, the scheduler and the preview server all call `build`, so a
-scheduled issue and a previewed issue can never differ.
+-> write. A story is "already published" when an issue dated before this one
+carried it; a story this date's issue carried before stays in it, so that
+rebuilding an issue always gives the same files. The CLI, the scheduler and the
+preview server all call `build`, so a scheduled and a previewed issue never differ.
 """
 
 from __future__ import annotations
@@ -72,8 +74,10 @@ def make_issue(config: Config, date: dt.date, store: Store) -> Issue:
     quotes = [i for i in items if i.kind == "quote"]
     merged = merge([i for i in items if i.kind != "quote"])
     fresh: list[Story] = []
+    rebuilt = store.issue_keys(date)
     for story in merged.stories:
-        seen = store.published_elsewhere(story_keys(story), date)
+        keys = story_keys(story)
+        seen = {} if rebuilt.intersection(keys) else store.published_before(keys, date)
         if seen:
             first = min(seen.values())
             dropped.append(

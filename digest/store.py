@@ -28,8 +28,12 @@ _MIGRATIONS = {
 
 
 class Store(Protocol):
-    def published_elsewhere(self, keys: Iterable[str], date: dt.date) -> dict[str, dt.date]:
-        """Of these keys, those already published in an issue of another date."""
+    def issue_keys(self, date: dt.date) -> set[str]:
+        """The keys recorded for the issue of `date` by an earlier build of it."""
+        ...
+
+    def published_before(self, keys: Iterable[str], date: dt.date) -> dict[str, dt.date]:
+        """Of these keys, those published in an issue dated before `date`, with that date."""
         ...
 
     def record_issue(self, date: dt.date, keys: Iterable[str]) -> None:
@@ -65,12 +69,18 @@ class SQLiteStore:
         self.db.execute("BEGIN IMMEDIATE")
         return _Commit(self.db)
 
-    def published_elsewhere(self, keys: Iterable[str], date: dt.date) -> dict[str, dt.date]:
+    def issue_keys(self, date: dt.date) -> set[str]:
+        rows = self.db.execute(
+            "SELECT key FROM published WHERE issue_date = ?", (date.isoformat(),)
+        ).fetchall()
+        return {row[0] for row in rows}
+
+    def published_before(self, keys: Iterable[str], date: dt.date) -> dict[str, dt.date]:
         found: dict[str, dt.date] = {}
         day = date.isoformat()
         for key in keys:
             row = self.db.execute(
-                "SELECT MIN(issue_date) FROM published WHERE key = ? AND issue_date != ?",
+                "SELECT MIN(issue_date) FROM published WHERE key = ? AND issue_date < ?",
                 (key, day),
             ).fetchone()
             if row and row[0]:

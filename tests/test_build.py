@@ -85,6 +85,18 @@ def test_the_next_days_issue_never_repeats_a_published_story(project: Path) -> N
     assert (project / "out" / DATE / "digest.json").read_bytes() == before
 
 
+def test_an_earlier_date_built_afterwards_is_a_full_issue_and_changes_nothing_else(
+    project: Path,
+) -> None:
+    build(project)
+    before = (project / "out" / DATE / "digest.json").read_bytes()
+    build(project, "2026-11-01")
+    earlier = json.loads((project / "out" / "2026-11-01" / "digest.json").read_text("utf-8"))
+    assert sum(len(s["stories"]) for s in earlier["sections"]) == 17
+    build(project)
+    assert (project / "out" / DATE / "digest.json").read_bytes() == before
+
+
 def test_the_issue_as_data_holds_sections_stories_and_merged_items(project: Path) -> None:
     build(project)
     data = json.loads((project / "out" / DATE / "digest.json").read_text("utf-8"))
