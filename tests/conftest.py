@@ -67,7 +67,7 @@ def shared_dir() -> Path:
 def email_lint_path(shared_dir: Path) -> Path:
     path = shared_dir / "tools" / "email_lint.py"
     if not path.is_file():
-        pytest.skip(f"email_lint.py not found at {path} (set DIGEST_SHARED)")
+        pytest.fail(f"email_lint.py not found at {path} (set DIGEST_SHARED)", pytrace=False)
     return path
 
 
