@@ -55,15 +55,15 @@ def cli() -> None:
 def build(config_path: Path | None, date_: dt.datetime | None, out: Path | None) -> None:
     """Build the issue for a date: digest.html, .txt, .json and .eml."""
     from digest.pipeline import build as build_issue
-    from digest.store import SQLiteStore
+    from digest.store import Database, SQLiteHistory
 
     config = _load(config_path)
     date = date_.date() if date_ else _today(config)
-    store = SQLiteStore(config.state_path)
+    database = Database(config.state_path)
     try:
-        result = build_issue(config, date, out or config.build.out, store)
+        result = build_issue(config, date, out or config.build.out, SQLiteHistory(database))
     finally:
-        store.close()
+        database.close()
     report = result.issue.report
     for note in report.warnings:
         _warn(note)

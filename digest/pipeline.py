@@ -10,7 +10,7 @@ preview server all call `build`, so a scheduled and a previewed issue never diff
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from digest.assemble import assemble
@@ -21,7 +21,7 @@ from digest.models import BuildReport, Issue, Item, Note, RawItem, Story
 from digest.output import write_issue
 from digest.readers import read_local
 from digest.render import render_issue
-from digest.store import Store
+from digest.store import History
 from digest.themes import assign
 
 OUTPUT_FILES = ("digest.html", "digest.txt", "digest.json", "digest.eml")
@@ -56,7 +56,7 @@ def collect_raw(config: Config) -> tuple[list[RawItem], list[Note]]:
     return raws, notes
 
 
-def make_issue(config: Config, date: dt.date, store: Store) -> Issue:
+def make_issue(config: Config, date: dt.date, history: History) -> Issue:
     raws, warnings = collect_raw(config)
     items: list[Item] = []
     corrections: list[Note] = []
@@ -74,10 +74,10 @@ def make_issue(config: Config, date: dt.date, store: Store) -> Issue:
     quotes = [i for i in items if i.kind == "quote"]
     merged = merge([i for i in items if i.kind != "quote"])
     fresh: list[Story] = []
-    rebuilt = store.issue_keys(date)
+    rebuilt = history.issue_keys(date)
     for story in merged.stories:
         keys = story_keys(story)
-        seen = {} if rebuilt.intersection(keys) else store.published_before(keys, date)
+        seen = {} if rebuilt.intersection(keys) else history.published_before(keys, date)
         if seen:
             first = min(seen.values())
             dropped.append(
@@ -95,8 +95,8 @@ def make_issue(config: Config, date: dt.date, store: Store) -> Issue:
     return assemble(config, date, fresh, quotes, report)
 
 
-def build(config: Config, date: dt.date, out: Path, store: Store) -> BuildResult:
-    issue = make_issue(config, date, store)
+def build(config: Config, date: dt.date, out: Path, history: History) -> BuildResult:
+    issue = make_issue(config, date, history)
     rendered = render_issue(issue, config)
     folder = out / date.isoformat()
     paths = write_issue(
@@ -109,5 +109,5 @@ def build(config: Config, date: dt.date, out: Path, store: Store) -> BuildResult
         },
     )
     keys = {key for story in issue.stories for key in story_keys(story)}
-    store.record_issue(date, keys)
-    return BuildResult(issue=replace(issue), folder=folder, paths=paths)
+    history.record_issue(date, keys)
+    return BuildResult(issue=issue, folder=folder, paths=paths)

@@ -1,33 +1,86 @@
-"""The state that outlives a build: which stories went out in which issue.
+"""The state that outlives a run, in one SQLite file shared by every part.
 
-It sits behind the small `Store` protocol so that PostgreSQL can replace SQLite
-later without touching the stages. SQLite here: one file, WAL, one transaction
-per change, and a schema version so later releases can migrate it.
+Each part that keeps state (the issue history here; collected items, the send
+log and the schedule elsewhere) owns its tables and its migrations, applies
+them through `Database.migrate`, and sits behind a small Protocol, so that
+PostgreSQL can replace SQLite later without touching the stages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
-SCHEMA_VERSION = 1
 
-_MIGRATIONS = {
-    1: """
-        CREATE TABLE published (
-            key TEXT NOT NULL,
-            issue_date TEXT NOT NULL,
-            PRIMARY KEY (key, issue_date)
-        );
-        CREATE INDEX published_by_date ON published (issue_date);
-    """,
-}
+class Database:
+    """One SQLite file: WAL so readers never block the writer, one transaction per change."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA foreign_keys=ON")
+        self.db.execute("PRAGMA busy_timeout=30000")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " component TEXT NOT NULL, step INTEGER NOT NULL, PRIMARY KEY (component, step))"
+        )
+
+    def migrate(self, component: str, steps: Sequence[str]) -> None:
+        """Apply the component's schema steps it has not applied yet, each atomically.
+
+        Steps are append-only: a released step is never edited, a change is a new step.
+        """
+        done = {
+            row[0]
+            for row in self.db.execute(
+                "SELECT step FROM schema_migrations WHERE component = ?", (component,)
+            )
+        }
+        newer = [step for step in done if step > len(steps)]
+        if newer:
+            raise RuntimeError(
+                f"{self.path}: {component} schema step {max(newer)} is newer than this digest "
+                f"understands ({len(steps)}); upgrade digest"
+            )
+        for number, sql in enumerate(steps, start=1):
+            if number in done:
+                continue
+            with self.transaction() as db:
+                for statement in _statements(sql):
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations (component, step) VALUES (?, ?)",
+                    (component, number),
+                )
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, or ROLLBACK on any exception (Ctrl-C included)."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
 
 
-class Store(Protocol):
+def _statements(sql: str) -> list[str]:
+    return [s.strip() for s in sql.split(";") if s.strip()]
+
+
+class History(Protocol):
+    """Which stories went out in which issue."""
+
     def issue_keys(self, date: dt.date) -> set[str]:
         """The keys recorded for the issue of `date` by an earlier build of it."""
         ...
@@ -40,48 +93,36 @@ class Store(Protocol):
         """Make `keys` the stories published in the issue of `date`."""
         ...
 
-    def close(self) -> None: ...
+
+HISTORY_SCHEMA = [
+    """
+    CREATE TABLE published (
+        key TEXT NOT NULL,
+        issue_date TEXT NOT NULL,
+        PRIMARY KEY (key, issue_date)
+    );
+    CREATE INDEX published_by_date ON published (issue_date)
+    """,
+]
 
 
-class SQLiteStore:
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self.db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA foreign_keys=ON")
-        self._migrate()
-
-    def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            raise RuntimeError(
-                f"{self.path}: state schema v{version} is newer than this digest"
-                f" understands (v{SCHEMA_VERSION}); upgrade digest"
-            )
-        for target in range(version + 1, SCHEMA_VERSION + 1):
-            # executescript commits on its own, so the script carries its transaction.
-            self.db.executescript(
-                f"BEGIN IMMEDIATE; {_MIGRATIONS[target]} PRAGMA user_version = {target}; COMMIT;"
-            )
-
-    def _transaction(self) -> _Commit:
-        self.db.execute("BEGIN IMMEDIATE")
-        return _Commit(self.db)
+class SQLiteHistory:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+        database.migrate("history", HISTORY_SCHEMA)
 
     def issue_keys(self, date: dt.date) -> set[str]:
-        rows = self.db.execute(
+        rows = self.database.db.execute(
             "SELECT key FROM published WHERE issue_date = ?", (date.isoformat(),)
         ).fetchall()
         return {row[0] for row in rows}
 
     def published_before(self, keys: Iterable[str], date: dt.date) -> dict[str, dt.date]:
         found: dict[str, dt.date] = {}
-        day = date.isoformat()
         for key in keys:
-            row = self.db.execute(
+            row = self.database.db.execute(
                 "SELECT MIN(issue_date) FROM published WHERE key = ? AND issue_date < ?",
-                (key, day),
+                (key, date.isoformat()),
             ).fetchone()
             if row and row[0]:
                 found[key] = dt.date.fromisoformat(row[0])
@@ -89,25 +130,9 @@ class SQLiteStore:
 
     def record_issue(self, date: dt.date, keys: Iterable[str]) -> None:
         day = date.isoformat()
-        with self._transaction():
-            self.db.execute("DELETE FROM published WHERE issue_date = ?", (day,))
-            self.db.executemany(
+        with self.database.transaction() as db:
+            db.execute("DELETE FROM published WHERE issue_date = ?", (day,))
+            db.executemany(
                 "INSERT OR IGNORE INTO published (key, issue_date) VALUES (?, ?)",
                 [(key, day) for key in sorted(set(keys))],
             )
-
-    def close(self) -> None:
-        self.db.close()
-
-
-class _Commit:
-    """BEGIN was issued; commit on success, roll back on any exception."""
-
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-
-    def __enter__(self) -> sqlite3.Connection:
-        return self.db
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.db.execute("ROLLBACK" if exc_type else "COMMIT")

@@ -1,0 +1,51 @@
+"""The state file: migrations apply once, failed changes leave nothing behind."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+
+from digest.store import Database, SQLiteHistory
+
+D1, D2, D3 = dt.date(2026, 11, 21), dt.date(2026, 11, 22), dt.date(2026, 11, 23)
+
+
+def test_migrations_apply_once_and_survive_reopening(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite"
+    steps = ["CREATE TABLE a (x INTEGER)", "ALTER TABLE a ADD COLUMN y TEXT"]
+    db = Database(path)
+    db.migrate("part", steps)
+    db.migrate("part", steps)
+    db.close()
+    db = Database(path)
+    db.migrate("part", steps)
+    columns = [row[1] for row in db.db.execute("PRAGMA table_info(a)")]
+    assert columns == ["x", "y"]
+
+
+def test_a_state_file_from_a_newer_digest_is_refused(tmp_path: Path) -> None:
+    db = Database(tmp_path / "state.sqlite")
+    db.migrate("part", ["CREATE TABLE a (x)", "CREATE TABLE b (x)"])
+    with pytest.raises(RuntimeError, match="newer than this digest"):
+        db.migrate("part", ["CREATE TABLE a (x)"])
+
+
+def test_a_failed_change_is_rolled_back_whole(tmp_path: Path) -> None:
+    history = SQLiteHistory(Database(tmp_path / "state.sqlite"))
+    history.record_issue(D1, ["a", "b"])
+    with pytest.raises(KeyboardInterrupt), history.database.transaction() as db:
+        db.execute("DELETE FROM published")
+        raise KeyboardInterrupt
+    assert history.issue_keys(D1) == {"a", "b"}
+
+
+def test_only_earlier_issues_count_as_already_published(tmp_path: Path) -> None:
+    history = SQLiteHistory(Database(tmp_path / "state.sqlite"))
+    history.record_issue(D2, ["a", "b"])
+    assert history.published_before(["a", "c"], D3) == {"a": D2}
+    assert history.published_before(["a"], D2) == {}
+    assert history.published_before(["a"], D1) == {}
+    history.record_issue(D2, ["c"])
+    assert history.issue_keys(D2) == {"c"}
