@@ -1,23 +1,32 @@
 """Merge items that tell the same story into one story that lists every source.
 
 Two items are the same story when they point at the same page, carry the same
-headline, or share most of their wording. Two pieces on one topic (two
-solid-state battery articles) are not: they share words, not sentences.
+headline, or are similar enough in their content words (see similarity.py).
+Comparing every pair would be quadratic, so MinHash LSH (datasketch) proposes
+candidate pairs and only those are scored: grouping stays near-linear in the
+number of items. Every merge is explained: each item of a story carries how
+it was matched to the story's lead item.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from digest.models import Item, Note, SourceRef, Story
+from datasketch import MinHash, MinHashLSH
+
+from digest.models import Item, Match, Note, SourceRef, Story
+from digest.similarity import Features, features, idf_weights, similarity
 from digest.summarize import blurb
 from digest.urls import canonical_url
 
-SHINGLE = 5
-SIMILAR = 0.5
-MIN_WORDS_FOR_TEXT_MATCH = 30
+SAME_STORY = 0.40
+MAX_DAYS_APART = 7
+NUM_PERM = 64
+LSH_THRESHOLD = 0.2
 
 
 @dataclass(frozen=True)
@@ -26,56 +35,67 @@ class Merged:
     notes: tuple[Note, ...]
 
 
-def merge(items: list[Item]) -> Merged:
-    parent = list(range(len(items)))
-    reasons: dict[int, str] = {}
+class _Groups:
+    """Union-find over item indexes, remembering why each pair was joined."""
 
-    def find(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
+    def __init__(self, n: int) -> None:
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        while self.parent[i] != i:
+            self.parent[i] = self.parent[self.parent[i]]
+            i = self.parent[i]
         return i
 
-    def union(i: int, j: int, why: str) -> None:
-        ri, rj = find(i), find(j)
+    def union(self, i: int, j: int) -> None:
+        ri, rj = self.find(i), self.find(j)
         if ri != rj:
-            parent[max(ri, rj)] = min(ri, rj)
-            reasons[max(ri, rj)] = why
+            self.parent[max(ri, rj)] = min(ri, rj)
+
+
+def merge(items: list[Item]) -> Merged:
+    items = sorted(items, key=lambda i: i.id)
+    feats = [features(i.title, i.text) for i in items]
+    idf = idf_weights(feats)
+    groups = _Groups(len(items))
 
     by_key: dict[str, int] = {}
     for i, item in enumerate(items):
-        for key, why in _keys(item):
+        for key in _keys(item):
             if key in by_key:
-                union(by_key[key], i, why)
+                groups.union(by_key[key], i)
             else:
                 by_key[key] = i
+    for i, j in _candidate_pairs(feats):
+        if (
+            groups.find(i) != groups.find(j)
+            and _close_in_time(items[i], items[j])
+            and similarity(feats[i], feats[j], idf) >= SAME_STORY
+        ):
+            groups.union(i, j)
 
-    shingles = [_shingles(item.text) for item in items]
+    members: dict[int, list[int]] = {}
     for i in range(len(items)):
-        for j in range(i + 1, len(items)):
-            if find(i) == find(j) or not shingles[i] or not shingles[j]:
-                continue
-            score = _jaccard(shingles[i], shingles[j])
-            if score >= SIMILAR:
-                union(i, j, f"{score:.0%} of their wording is shared")
-
-    groups: dict[int, list[Item]] = {}
-    for i, item in enumerate(items):
-        groups.setdefault(find(i), []).append(item)
+        members.setdefault(groups.find(i), []).append(i)
     stories = []
     notes = []
-    for root, group in sorted(groups.items()):
-        story = _story(group)
+    for indexes in members.values():
+        group = [items[i] for i in indexes]
+        lead_index = min(indexes, key=lambda i: _lead_order(items[i]))
+        matches = tuple(
+            _match(items[lead_index], items[i], feats[lead_index], feats[i], idf)
+            for i in sorted(indexes, key=lambda i: _lead_order(items[i]))
+        )
+        story = _story(group, matches)
         stories.append(story)
         if len(group) > 1:
-            why = "; ".join(
-                sorted({reasons[i] for i in range(len(items)) if find(i) == root and i in reasons})
-            )
+            how = "; ".join(f"{m.item_id}: {m.reason}" for m in matches[1:])
             origins = ", ".join(sorted({item.origin for item in group}))
             notes.append(
-                Note("merge", origins, f"{len(group)} items merged into {story.title!r}: {why}")
+                Note("merge", origins, f"{len(group)} items merged into {story.title!r} ({how})")
             )
-    return Merged(tuple(stories), tuple(notes))
+    stories.sort(key=lambda s: s.id)
+    return Merged(tuple(stories), tuple(sorted(notes, key=lambda n: n.message)))
 
 
 def story_keys(story: Story) -> tuple[str, ...]:
@@ -85,22 +105,60 @@ def story_keys(story: Story) -> tuple[str, ...]:
     return tuple(sorted(keys))
 
 
-def _keys(item: Item) -> list[tuple[str, str]]:
+def _keys(item: Item) -> list[str]:
     keys = []
     if item.url:
-        keys.append(("url:" + canonical_url(item.url), "same page"))
+        keys.append("url:" + canonical_url(item.url))
     title = " ".join(_words(item.title))
     if len(title.split()) >= 4:
-        keys.append(("title:" + title, "same headline"))
+        keys.append("title:" + title)
     return keys
 
 
-def _story(group: list[Item]) -> Story:
-    lead = min(group, key=_lead_order)
-    url = lead.url or next((i.url for i in group if i.url), None)
+def _candidate_pairs(feats: list[Features]) -> Iterator[tuple[int, int]]:
+    """Pairs whose content words may overlap enough, proposed by MinHash LSH."""
+    usable = [i for i, f in enumerate(feats) if len(f.words) >= 3]
+    if len(usable) < 2:
+        return
+    hashes = MinHash.bulk(
+        [[w.encode() for w in sorted(feats[i].words)] for i in usable], num_perm=NUM_PERM, seed=1
+    )
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+    with lsh.insertion_session() as session:
+        for i, h in zip(usable, hashes, strict=True):
+            session.insert(i, h, check_duplication=False)
+    for i, h in zip(usable, hashes, strict=True):
+        for j in lsh.query(h):
+            if i < j:
+                yield i, j
+
+
+def _close_in_time(a: Item, b: Item) -> bool:
+    if a.published is None or b.published is None:
+        return True
+    return abs((a.published - b.published).days) <= MAX_DAYS_APART
+
+
+def _match(
+    lead: Item, item: Item, lead_f: Features, item_f: Features, idf: dict[str, float]
+) -> Match:
+    score = similarity(lead_f, item_f, idf)
+    if item is lead:
+        return Match(item.id, "lead item", 1.0)
+    if item.url and lead.url and canonical_url(item.url) == canonical_url(lead.url):
+        return Match(item.id, "same page", score)
+    if _words(item.title) == _words(lead.title):
+        return Match(item.id, "same headline", score)
+    return Match(item.id, f"similar wording ({score:.2f})", score)
+
+
+def _story(group: list[Item], matches: tuple[Match, ...]) -> Story:
+    ordered = sorted(group, key=_lead_order)
+    lead = ordered[0]
+    url = lead.url or next((i.url for i in ordered if i.url), None)
     sources: list[SourceRef] = []
     seen = set()
-    for item in sorted(group, key=_lead_order):
+    for item in ordered:
         if item.source is None:
             continue  # an unattributed file credits no one; its origin is in `items`
         ref = SourceRef(name=item.source, url=item.url, via=item.via)
@@ -109,23 +167,24 @@ def _story(group: list[Item]) -> Story:
             sources.append(ref)
     related = []
     seen_urls = {url}
-    for item in group:
+    for item in ordered:
         for link in item.related:
             if link.url not in seen_urls:
                 seen_urls.add(link.url)
                 related.append(link)
-    dates = sorted(i.published for i in group if i.published)
+    dates: list[dt.date] = sorted(i.published for i in group if i.published)
     return Story(
-        id=hashlib.sha256(("|".join(sorted(i.id for i in group))).encode()).hexdigest()[:12],
+        id=hashlib.sha256("|".join(sorted(i.id for i in group)).encode()).hexdigest()[:12],
         title=lead.title,
         url=url,
         source=lead.source,
         published=lead.published or (dates[0] if dates else None),
         summary=blurb(lead),
-        items=tuple(sorted(group, key=_lead_order)),
+        items=tuple(ordered),
         sources=tuple(sources),
         kind="feature" if any(i.kind == "article" for i in group) else "brief",
         related=tuple(related),
+        matches=matches,
     )
 
 
@@ -137,16 +196,3 @@ def _lead_order(item: Item) -> tuple[int, int, int, str]:
 
 def _words(text: str) -> list[str]:
     return [w for w in re.split(r"[^\w]+", text.lower().replace("’", "")) if w]
-
-
-def _shingles(text: str) -> frozenset[int]:
-    words = _words(text)[:400]
-    if len(words) < MIN_WORDS_FOR_TEXT_MATCH:
-        return frozenset()
-    return frozenset(
-        hash(" ".join(words[i : i + SHINGLE])) for i in range(len(words) - SHINGLE + 1)
-    )
-
-
-def _jaccard(a: frozenset[int], b: frozenset[int]) -> float:
-    return len(a & b) / len(a | b)

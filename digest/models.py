@@ -114,6 +114,15 @@ class ThemeScore:
 
 
 @dataclass(frozen=True)
+class Match:
+    """Why an item sits in its story: how it was matched to the story's lead item."""
+
+    item_id: str
+    reason: str
+    similarity: float
+
+
+@dataclass(frozen=True)
 class Story:
     """Items that tell the same news, merged; the lead item speaks for the story."""
 
@@ -130,6 +139,7 @@ class Story:
     theme_scores: tuple[ThemeScore, ...] = ()
     related: tuple[Link, ...] = ()
     rank: float = 0.0
+    matches: tuple[Match, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,10 @@ extend them instead of copying them.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 import textwrap
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
@@ -23,18 +22,14 @@ from mjml import mjml2html
 
 import digest
 from digest.config import Config
+from digest.issue_json import issue_to_json
 from digest.message import build_message, message_bytes
 from digest.models import (
     Issue,
-    Item,
-    Link,
-    Note,
     RenderedIssue,
     Section,
     SourceRef,
     Story,
-    Theme,
-    ThemeScore,
 )
 
 TemplateKind = Literal["email", "text"]
@@ -337,92 +332,11 @@ def render_issue(issue: Issue, config: Config) -> RenderedIssue:
     return RenderedIssue(html=html, text=text, json=issue_to_json(issue), eml=eml)
 
 
-# --- JSON --------------------------------------------------------------------
-
-
-def issue_to_json(issue: Issue) -> str:
-    """The issue as data, for archives and other tools; stable order, no timestamps."""
-    data = {
-        "date": issue.date.isoformat(),
-        "newsletter": issue.newsletter,
-        "title": issue.title,
-        "subject": issue.subject,
-        "lead": issue.lead.id if issue.lead is not None else None,
-        "sections": [
-            {"theme": _theme_json(s.theme), "stories": [_story_json(st) for st in s.stories]}
-            for s in issue.sections
-        ],
-        "must_reads": [s.id for s in issue.must_reads],
-        "quote": None if issue.quote is None else _quote_json(issue),
-        "report": {
-            "corrections": _notes_json(issue.report.corrections),
-            "dropped": _notes_json(issue.report.dropped),
-            "merged": _notes_json(issue.report.merged),
-            "warnings": _notes_json(issue.report.warnings),
-        },
-    }
-    return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
-
-
-def _theme_json(theme: Theme) -> dict[str, str]:
-    return {"key": theme.key, "name": theme.name}
-
-
-def _quote_json(issue: Issue) -> dict[str, str | None]:
-    assert issue.quote is not None
-    q = issue.quote
-    return {"text": q.text, "attribution": q.attribution, "source": q.source, "url": q.url}
-
-
-def _story_json(story: Story) -> dict[str, Any]:
-    return {
-        "id": story.id,
-        "title": story.title,
-        "url": story.url,
-        "source": story.source,
-        "published": story.published.isoformat() if story.published else None,
-        "summary": story.summary,
-        "kind": story.kind,
-        "theme": story.theme,
-        "theme_scores": [_score_json(t) for t in story.theme_scores],
-        "sources": [{"name": s.name, "url": s.url, "via": s.via} for s in story.sources],
-        "related": _links_json(story.related),
-        "items": [_item_json(i) for i in story.items],
-    }
-
-
-def _score_json(score: ThemeScore) -> dict[str, Any]:
-    return {"theme": score.theme, "score": score.score, "terms": list(score.terms)}
-
-
-def _links_json(links: Iterable[Link]) -> list[dict[str, str | None]]:
-    return [{"text": link.text, "url": link.url, "source": link.source} for link in links]
-
-
-def _item_json(item: Item) -> dict[str, str | None]:
-    return {
-        "id": item.id,
-        "origin": item.origin,
-        "title": item.title,
-        "url": item.url,
-        "source": item.source,
-        "published": item.published.isoformat() if item.published else None,
-        "kind": item.kind,
-        "via": item.via,
-        "author": item.author,
-    }
-
-
-def _notes_json(notes: Sequence[Note]) -> list[dict[str, str]]:
-    return [{"stage": n.stage, "origin": n.origin, "message": n.message} for n in notes]
-
-
 __all__: list[str] = [
     "LinkRefs",
     "RenderError",
     "builtin_template_dir",
     "html_problems",
-    "issue_to_json",
     "render_html",
     "render_issue",
     "render_mjml",
