@@ -13,13 +13,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from datasketch import MinHash, MinHashLSH
 
 from digest.models import Item, Match, Note, SourceRef, Story
-from digest.similarity import Features, features, idf_weights, similarity
+from digest.similarity import Features, Scorer, features
 from digest.summarize import blurb
 from digest.urls import canonical_url
 
@@ -56,7 +57,7 @@ class _Groups:
 def merge(items: list[Item]) -> Merged:
     items = sorted(items, key=lambda i: i.id)
     feats = [features(i.title, i.text) for i in items]
-    idf = idf_weights(feats)
+    scorer = Scorer(feats)
     groups = _Groups(len(items))
 
     by_key: dict[str, int] = {}
@@ -70,7 +71,7 @@ def merge(items: list[Item]) -> Merged:
         if (
             groups.find(i) != groups.find(j)
             and _close_in_time(items[i], items[j])
-            and similarity(feats[i], feats[j], idf) >= SAME_STORY
+            and scorer.similarity(i, j) >= SAME_STORY
         ):
             groups.union(i, j)
 
@@ -83,7 +84,7 @@ def merge(items: list[Item]) -> Merged:
         group = [items[i] for i in indexes]
         lead_index = min(indexes, key=lambda i: _lead_order(items[i]))
         matches = tuple(
-            _match(items[lead_index], items[i], feats[lead_index], feats[i], idf)
+            _match(items[lead_index], items[i], scorer.similarity(lead_index, i))
             for i in sorted(indexes, key=lambda i: _lead_order(items[i]))
         )
         story = _story(group, matches)
@@ -121,7 +122,10 @@ def _candidate_pairs(feats: list[Features]) -> Iterator[tuple[int, int]]:
     if len(usable) < 2:
         return
     hashes = MinHash.bulk(
-        [[w.encode() for w in sorted(feats[i].words)] for i in usable], num_perm=NUM_PERM, seed=1
+        [[w.encode() for w in feats[i].words] for i in usable],
+        num_perm=NUM_PERM,
+        seed=1,
+        hashfunc=zlib.crc32,  # deterministic across runs, unlike hash(), and fast
     )
     lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
     with lsh.insertion_session() as session:
@@ -139,10 +143,7 @@ def _close_in_time(a: Item, b: Item) -> bool:
     return abs((a.published - b.published).days) <= MAX_DAYS_APART
 
 
-def _match(
-    lead: Item, item: Item, lead_f: Features, item_f: Features, idf: dict[str, float]
-) -> Match:
-    score = similarity(lead_f, item_f, idf)
+def _match(lead: Item, item: Item, score: float) -> Match:
     if item is lead:
         return Match(item.id, "lead item", 1.0)
     if item.url and lead.url and canonical_url(item.url) == canonical_url(lead.url):

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 LEAD_WORDS = 120
@@ -33,7 +33,8 @@ STOPWORDS = frozenset(
     saturday sunday now s t don won isn aren wasn
     """.split()
 )
-_TOKEN = re.compile(r"[\w][\w'’./-]*\w|\w")
+_TOKEN = re.compile(r"\w(?:[\w./-]*\w)?")
+_POSSESSIVE = re.compile(r"['’]s\b")
 
 
 @dataclass(frozen=True)
@@ -45,48 +46,41 @@ class Features:
 
 
 def content_words(text: str) -> list[str]:
-    out = []
-    for token in _TOKEN.findall(text.lower().replace("’", "'")):
-        token = token.strip("'./-")
-        if token.endswith("'s"):
-            token = token[:-2]
-        if len(token) > 1 and token not in STOPWORDS:
-            out.append(token)
-    return out
+    words = _TOKEN.findall(_POSSESSIVE.sub("", text.lower()))
+    return [w for w in words if len(w) > 1 and w not in STOPWORDS]
 
 
 def features(title: str, body: str) -> Features:
     title_words = content_words(title)
-    lead = content_words(body)[:LEAD_WORDS]
+    lead = content_words(body[: LEAD_WORDS * 12])[:LEAD_WORDS]
     return Features(title=frozenset(title_words), words=frozenset(title_words + lead))
 
 
-def idf_weights(documents: Iterable[Features]) -> dict[str, float]:
-    """Inverse document frequency over the day's items: rare words weigh more."""
-    counts: Counter[str] = Counter()
-    n = 0
-    for doc in documents:
-        counts.update(doc.words)
-        n += 1
-    return {word: math.log((1 + n) / (1 + df)) + 1.0 for word, df in counts.items()}
+class Scorer:
+    """Similarity among one batch of items, with IDF weights learnt from that batch."""
 
+    def __init__(self, documents: list[Features]) -> None:
+        counts: Counter[str] = Counter()
+        for doc in documents:
+            counts.update(doc.words)
+        n = len(documents)
+        self.idf = {word: math.log((1 + n) / (1 + df)) + 1.0 for word, df in counts.items()}
+        self.documents = documents
+        self.totals = [self._weight(doc.words) for doc in documents]
 
-def similarity(a: Features, b: Features, idf: Mapping[str, float]) -> float:
-    """0..1: IDF-weighted overlap of content words, with the headlines' overlap mixed in."""
-    return round(
-        0.65 * _weighted_jaccard(a.words, b.words, idf) + 0.35 * _jaccard(a.title, b.title), 4
-    )
+    def _weight(self, words: Iterable[str]) -> float:
+        return sum(self.idf.get(w, 1.0) for w in words)
+
+    def similarity(self, i: int, j: int) -> float:
+        """0..1: IDF-weighted overlap of content words, with the headlines' overlap mixed in."""
+        a, b = self.documents[i], self.documents[j]
+        shared = self._weight(a.words & b.words)
+        union = self.totals[i] + self.totals[j] - shared
+        words = shared / union if union else 0.0
+        return round(0.65 * words + 0.35 * _jaccard(a.title, b.title), 4)
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     if not a or not b:
         return 0.0
     return len(a & b) / len(a | b)
-
-
-def _weighted_jaccard(a: frozenset[str], b: frozenset[str], idf: Mapping[str, float]) -> float:
-    if not a or not b:
-        return 0.0
-    shared = sum(idf.get(w, 1.0) for w in a & b)
-    total = sum(idf.get(w, 1.0) for w in a | b)
-    return shared / total if total else 0.0
