@@ -63,6 +63,13 @@ def _story_json(story: Story) -> dict[str, Any]:
         "related": _links_json(story.related),
         "items": [_item_json(i) for i in story.items],
         "matches": [_match_json(m) for m in story.matches],
+        "update_of": None
+        if story.update_of is None
+        else {
+            "issue_date": story.update_of.issue_date.isoformat(),
+            "story_id": story.update_of.story_id,
+            "title": story.update_of.title,
+        },
     }
 
 

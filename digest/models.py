@@ -123,6 +123,17 @@ class Match:
 
 
 @dataclass(frozen=True)
+class PublishedStory:
+    """A story as an earlier issue carried it: enough to recognise it when it comes back."""
+
+    issue_date: dt.date
+    story_id: str
+    title: str
+    words: frozenset[str]
+    outlets: frozenset[str]
+
+
+@dataclass(frozen=True)
 class Story:
     """Items that tell the same news, merged; the lead item speaks for the story."""
 
@@ -140,6 +151,7 @@ class Story:
     related: tuple[Link, ...] = ()
     rank: float = 0.0
     matches: tuple[Match, ...] = ()
+    update_of: PublishedStory | None = None
 
 
 @dataclass(frozen=True)

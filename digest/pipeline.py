@@ -17,10 +17,11 @@ from digest.assemble import assemble
 from digest.clean import clean
 from digest.config import Config
 from digest.merge import merge, story_keys
-from digest.models import BuildReport, Issue, Item, Note, RawItem, Story
+from digest.models import BuildReport, Issue, Item, Note, RawItem
 from digest.output import write_issue
 from digest.readers import read_local
 from digest.render import render_issue
+from digest.repeats import drop_repeats, published_record
 from digest.store import History
 from digest.themes import assign
 
@@ -73,18 +74,9 @@ def make_issue(config: Config, date: dt.date, history: History) -> Issue:
 
     quotes = [i for i in items if i.kind == "quote"]
     merged = merge([i for i in items if i.kind != "quote"])
-    fresh: list[Story] = []
-    rebuilt = history.issue_keys(date)
-    for story in merged.stories:
-        keys = story_keys(story)
-        seen = {} if rebuilt.intersection(keys) else history.published_before(keys, date)
-        if seen:
-            first = min(seen.values())
-            dropped.append(
-                Note("history", story.id, f"already in the {first} issue: {story.title!r}")
-            )
-        else:
-            fresh.append(assign(story, config.themes, config.catch_all))
+    kept = drop_repeats(merged.stories, history, date)
+    dropped.extend(kept.dropped)
+    fresh = [assign(story, config.themes, config.catch_all) for story in kept.stories]
 
     report = BuildReport(
         corrections=tuple(corrections),
@@ -109,5 +101,5 @@ def build(config: Config, date: dt.date, out: Path, history: History) -> BuildRe
         },
     )
     keys = {key for story in issue.stories for key in story_keys(story)}
-    history.record_issue(date, keys)
+    history.record_issue(date, keys, [published_record(s, date) for s in issue.stories])
     return BuildResult(issue=issue, folder=folder, paths=paths)

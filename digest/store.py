@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
+from digest.models import PublishedStory
+
 
 class Database:
     """One SQLite file: WAL so readers never block the writer, one transaction per change."""
@@ -89,8 +91,14 @@ class History(Protocol):
         """Of these keys, those published in an issue dated before `date`, with that date."""
         ...
 
-    def record_issue(self, date: dt.date, keys: Iterable[str]) -> None:
-        """Make `keys` the stories published in the issue of `date`."""
+    def stories_before(self, date: dt.date, days: int) -> list[PublishedStory]:
+        """The stories of the issues dated in the `days` days before `date`."""
+        ...
+
+    def record_issue(
+        self, date: dt.date, keys: Iterable[str], stories: Iterable[PublishedStory] = ()
+    ) -> None:
+        """Make `keys` and `stories` what the issue of `date` published."""
         ...
 
 
@@ -102,6 +110,16 @@ HISTORY_SCHEMA = [
         PRIMARY KEY (key, issue_date)
     );
     CREATE INDEX published_by_date ON published (issue_date)
+    """,
+    """
+    CREATE TABLE published_stories (
+        issue_date TEXT NOT NULL,
+        story_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        words TEXT NOT NULL,
+        outlets TEXT NOT NULL,
+        PRIMARY KEY (issue_date, story_id)
+    )
     """,
 ]
 
@@ -128,11 +146,45 @@ class SQLiteHistory:
                 found[key] = dt.date.fromisoformat(row[0])
         return found
 
-    def record_issue(self, date: dt.date, keys: Iterable[str]) -> None:
+    def stories_before(self, date: dt.date, days: int) -> list[PublishedStory]:
+        rows = self.database.db.execute(
+            "SELECT issue_date, story_id, title, words, outlets FROM published_stories"
+            " WHERE issue_date < ? AND issue_date >= ? ORDER BY issue_date, story_id",
+            (date.isoformat(), (date - dt.timedelta(days=days)).isoformat()),
+        ).fetchall()
+        return [
+            PublishedStory(
+                issue_date=dt.date.fromisoformat(day),
+                story_id=story_id,
+                title=title,
+                words=frozenset(words.split()),
+                outlets=frozenset(o for o in outlets.split("\n") if o),
+            )
+            for day, story_id, title, words, outlets in rows
+        ]
+
+    def record_issue(
+        self, date: dt.date, keys: Iterable[str], stories: Iterable[PublishedStory] = ()
+    ) -> None:
         day = date.isoformat()
         with self.database.transaction() as db:
             db.execute("DELETE FROM published WHERE issue_date = ?", (day,))
+            db.execute("DELETE FROM published_stories WHERE issue_date = ?", (day,))
             db.executemany(
                 "INSERT OR IGNORE INTO published (key, issue_date) VALUES (?, ?)",
                 [(key, day) for key in sorted(set(keys))],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO published_stories"
+                " (issue_date, story_id, title, words, outlets) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (
+                        day,
+                        s.story_id,
+                        s.title,
+                        " ".join(sorted(s.words)),
+                        "\n".join(sorted(s.outlets)),
+                    )
+                    for s in stories
+                ],
             )
