@@ -12,8 +12,10 @@ import datetime as dt
 from dataclasses import replace
 
 from digest.config import Config
-from digest.models import BuildReport, Issue, Item, Note, Quote, Section, Story, Theme
+from digest.models import BuildReport, Issue, Item, Note, Section, Story, Theme
+from digest.quotes import quote_of_the_day
 from digest.text import truncate_words
+from digest.themes import suggest_themes
 
 SUBJECT_WORDS = 14
 
@@ -60,7 +62,7 @@ def assemble(
     features = [s for s in ranked if s.kind == "feature"]
     lead = features[0] if features else (ranked[0] if ranked else None)
     must_reads = tuple(s for s in order if s.kind == "brief" and s is not lead)
-    quote = _quote(quotes)
+    quote = quote_of_the_day(quotes, ([lead] if lead else []) + ranked)
 
     name = config.newsletter.name
     if lead is None:
@@ -80,10 +82,11 @@ def assemble(
         sections=tuple(sections),
         must_reads=must_reads,
         quote=quote,
-        report=replace(report, dropped=tuple(dropped)),
+        report=replace(
+            report,
+            dropped=tuple(dropped),
+            suggestions=suggest_themes(
+                [s for s in ranked if s.theme == config.catch_all.key], config.themes
+            ),
+        ),
     )
-
-
-def _quote(quotes: list[Item]) -> Quote | None:
-    candidates = sorted((q for q in quotes if q.quote), key=lambda q: q.id)
-    return candidates[0].quote if candidates else None

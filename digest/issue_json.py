@@ -33,6 +33,7 @@ def issue_to_json(issue: Issue) -> str:
             "dropped": _notes_json(issue.report.dropped),
             "merged": _notes_json(issue.report.merged),
             "warnings": _notes_json(issue.report.warnings),
+            "suggestions": _notes_json(issue.report.suggestions),
         },
     }
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"

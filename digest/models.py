@@ -183,6 +183,7 @@ class BuildReport:
     dropped: tuple[Note, ...] = ()
     merged: tuple[Note, ...] = ()
     warnings: tuple[Note, ...] = ()
+    suggestions: tuple[Note, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -198,8 +198,14 @@ BOILERPLATE = tuple(
         r"^Advertisement$",
         r"^Read the full story\.?$",
         r"^(Read|See) (why|more|the rest)\b.{0,120}$",
-        r"^(Image|Photo|Illustration)( \d+)?:",
-        r"\b(pictured|shown) (above|below|here)\b",
+        r"^(Image|Photo|Photograph|Illustration|Video)( \d+)?:",
+        r"\b(Getty Images|Shutterstock|AP Photo|Photo (by|credit)|Image credits?)\b",
+        r"\b(pictured|shown|seen) (above|below|here)\b",
+        r"\((above|below|pictured)\)",
+        r"\b(in|from) (the|this) (photo|image|picture|video|chart) (above|below)\b",
+        r"^By [A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3}( and [A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3})?\.?$",
+        r"^(Click|Tap) (here|to)\b",
+        r"^(Watch|Listen|Related|Read more|Also read)\s*:",
     )
 )
 

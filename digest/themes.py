@@ -14,7 +14,8 @@ import re
 from dataclasses import replace
 from functools import lru_cache
 
-from digest.models import Story, Theme, ThemeScore
+from digest.models import Note, Story, Theme, ThemeScore
+from digest.similarity import content_words
 
 TITLE_WEIGHT = 3.0
 SUMMARY_WEIGHT = 2.0
@@ -74,3 +75,35 @@ def _pattern(term: str) -> re.Pattern[str]:
     body = r"[\s-]+".join(words)
     flags = 0 if term.isupper() else re.IGNORECASE
     return re.compile(rf"(?<!\w){body}(?:s|es)?(?!\w)", flags)
+
+
+def suggest_themes(unthemed: list[Story], themes: tuple[Theme, ...]) -> tuple[Note, ...]:
+    """Recurring topics among the stories no theme claimed, as candidate new themes.
+
+    A term shared by at least two unthemed headlines or blurbs (and not already a
+    theme's term) is a candidate; terms shared by the same stories are one topic.
+    """
+    known = {w for theme in themes for term in theme.terms for w in content_words(term)}
+    stories_by_term: dict[str, set[str]] = {}
+    titles = {s.id: s.title for s in unthemed}
+    for story in unthemed:
+        for word in set(content_words(f"{story.title} {story.summary}")) - known:
+            if not word.isdigit():
+                stories_by_term.setdefault(word, set()).add(story.id)
+    topics: dict[frozenset[str], list[str]] = {}
+    for term, ids in sorted(stories_by_term.items()):
+        if len(ids) >= 2:
+            topics.setdefault(frozenset(ids), []).append(term)
+    ranked = sorted(topics.items(), key=lambda t: (-len(t[0]), -len(t[1]), sorted(t[1])))
+    notes = []
+    for members, terms in ranked[:3]:
+        examples = "; ".join(sorted(titles[i] for i in members)[:3])
+        notes.append(
+            Note(
+                "themes",
+                ", ".join(sorted(members)),
+                f"suggested new theme with terms {', '.join(terms[:6])}: "
+                f"{len(members)} unthemed stories share them ({examples})",
+            )
+        )
+    return tuple(notes)

@@ -166,3 +166,28 @@ def test_a_story_no_theme_claims_goes_to_the_catch_all_with_its_scores_explained
     themed = assign(story, THEMES, OTHER)
     assert themed.theme == "other"
     assert themed.theme_scores == ()
+
+
+def test_a_blurb_skips_bylines_captions_and_sentences_that_need_a_picture() -> None:
+    text = (
+        "By Casey Crownhart\n\n"
+        "Photo: Getty Images\n\n"
+        "The prototype, pictured above, is small.\n\n"
+        "CATL began producing sodium-ion cells this year. It plans a car by mid-year."
+    )
+    assert blurb(item("T", text)) == (
+        "CATL began producing sodium-ion cells this year. It plans a car by mid-year."
+    )
+
+
+def test_recurring_unthemed_topics_are_suggested_as_new_themes() -> None:
+    from digest.themes import suggest_themes
+
+    unthemed = [
+        story_of("Fungus could be the insecticide of the future", "Farmers test a fungus."),
+        story_of("How fungi talk to each other", "The fungus network explained."),
+        story_of("A robot makes latte", "Coffee from a machine."),
+    ]
+    (suggestion,) = suggest_themes(unthemed, THEMES)
+    assert "fungus" in suggestion.message
+    assert "2 unthemed stories" in suggestion.message
