@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 
 from digest import edition
+from digest.extract import extract_page, is_full_page
 from digest.models import Block, Item, Note, RawItem
 from digest.text import (
     html_to_blocks,
@@ -67,12 +68,25 @@ def clean(raw: RawItem) -> Cleaned:
     ev = Evidence(front={k: repair_text(v).strip() for k, v in raw.meta})
     notes: list[Note] = []
     dropped: list[Note] = []
+    markup = raw.format
+    if markup == "html" and (is_full_page(text) or "title" not in ev.front):
+        page = extract_page(text)
+        if page is None:
+            dropped.append(Note("clean", raw.origin, "no article found in the page"))
+            return Cleaned((), (), tuple(dropped))
+        text, markup = repair_text(page.markdown), "markdown"
+        for key, value in page.meta.items():
+            if key == "author":
+                ev.bylines.setdefault("author", value)
+            else:
+                ev.front.setdefault(key, repair_text(value))
     lines = _strip_scaffolding(text.split("\n"), ev, raw.origin, dropped)
 
     url = _choose_url(ev)
     published = _choose_date(ev, url, raw.origin, notes)
     title, lines = _choose_title(ev, lines, url, raw.origin, notes)
     source = _choose_source(ev, url)
+    title = _without_site_name(title, source)
 
     if edition.is_edition(title, lines):
         split = edition.split(
@@ -88,11 +102,14 @@ def clean(raw: RawItem) -> Cleaned:
         )
         return Cleaned(split.items, tuple(notes), tuple(dropped) + split.dropped)
 
-    body = "\n".join(_one_paragraph_per_line(lines) if raw.format == "markdown" else lines)
-    blocks = html_to_blocks(body, url) if raw.format == "html" else markdown_to_blocks(body, url)
+    body = "\n".join(_one_paragraph_per_line(lines) if markup == "markdown" else lines)
+    blocks = html_to_blocks(body, url) if markup == "html" else markdown_to_blocks(body, url)
     blocks = _drop_boilerplate(blocks, title, raw.origin, dropped)
     if not blocks:
         dropped.append(Note("clean", raw.origin, "no article text left after cleaning"))
+        return Cleaned((), tuple(notes), tuple(dropped))
+    if _mostly_link_references(blocks):
+        dropped.append(Note("clean", raw.origin, "a page of link references, not an article"))
         return Cleaned((), tuple(notes), tuple(dropped))
     author = ev.bylines.get("author") or ev.bylines.get("by")
     item = Item(
@@ -284,14 +301,37 @@ def _drop_category_label(lines: list[str], title: str) -> list[str]:
 
 
 def _choose_source(ev: Evidence, url: str | None) -> str | None:
+    """The outlet's name: what the file says, unless it is a bare host name and the
+    URL belongs to an outlet we know by name ("Electrek.co" is Electrek)."""
+    known = outlet_for(url) if url else None
     for candidate in (
         ev.front.get("source"),
         ev.scraper_source[0] if ev.scraper_source else None,
         ev.original[0] if ev.original else None,
     ):
         if candidate:
+            looks_like_host = "." in candidate and " " not in candidate
+            if looks_like_host and known and "." not in known:
+                return known
             return candidate
-    return outlet_for(url) if url else None
+    return known
+
+
+def _mostly_link_references(blocks: tuple[Block, ...]) -> bool:
+    """Text-browser dumps of home pages are lists of "[12]Headline" references."""
+    listing = sum(1 for b in blocks if re.match(r"[#*+\s]*\[\d+\]", b.text))
+    return listing >= 5 and listing / len(blocks) > 0.3
+
+
+def _without_site_name(title: str, source: str | None) -> str:
+    """Page titles often end in the site's name: "SBF regrets … | TechCrunch"."""
+    match = re.fullmatch(r"(?P<head>.{12,}?)\s+[|–—-]\s+(?P<tail>[^|–—]{2,80})", title)
+    if not match or not source:
+        return title
+    tail, name = match["tail"].lower(), source.lower()
+    if tail.startswith(name[:12]) or name.startswith(tail[:12]):
+        return match["head"].strip()
+    return title
 
 
 def _drop_boilerplate(

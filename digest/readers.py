@@ -6,6 +6,11 @@ matter) from its body; deciding what to believe is the cleaner's job.
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
+import email.utils
+import html
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +26,7 @@ SUFFIXES = {
     ".markdown": "markdown",
     ".html": "html",
     ".htm": "html",
+    ".eml": "html",
 }
 MAX_FILE_BYTES = 5_000_000
 
@@ -49,10 +55,13 @@ def read_local(source: Source, root: Path) -> ReadResult:
         if len(data) > MAX_FILE_BYTES:
             notes.append(Note("read", origin, f"skipped: larger than {MAX_FILE_BYTES} bytes"))
             continue
-        text, note = _decode(data)
-        if note:
-            notes.append(Note("read", origin, note))
-        meta, body, problem = split_front_matter(text)
+        if path.suffix.lower() == ".eml":
+            meta, body, problem = read_email(data)
+        else:
+            text, note = _decode(data)
+            if note:
+                notes.append(Note("read", origin, note))
+            meta, body, problem = split_front_matter(text)
         if problem:
             notes.append(Note("read", origin, problem))
         items.append(
@@ -76,6 +85,34 @@ def _files(path: Path) -> Iterator[Path]:
     for child in sorted(path.rglob("*")):
         if child.is_file() and child.suffix.lower() in SUFFIXES and not child.name.startswith("."):
             yield child
+
+
+def read_email(data: bytes) -> tuple[tuple[tuple[str, str], ...], str, str | None]:
+    """A saved newsletter (.eml): its HTML part (else its text part) and its headers."""
+    message = email.message_from_bytes(data, policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    meta: list[tuple[str, str]] = []
+    subject = str(message.get("Subject", "")).strip()
+    if subject:
+        meta.append(("title", subject))
+    sender = email.utils.parseaddr(str(message.get("From", "")))[0]
+    if sender:
+        meta.append(("source", sender))
+    try:
+        date = email.utils.parsedate_to_datetime(str(message.get("Date", "")))
+        meta.append(("date", date.date().isoformat()))
+    except (TypeError, ValueError):
+        pass
+    part = message.get_body(preferencelist=("html", "plain"))
+    if part is None:
+        return tuple(sorted(meta)), "", "the message has no text or HTML part"
+    try:
+        body = part.get_content()
+    except (LookupError, UnicodeDecodeError) as exc:
+        return tuple(sorted(meta)), "", f"cannot decode the message body: {exc}"
+    if part.get_content_type() == "text/plain":
+        body = "<pre>" + html.escape(body) + "</pre>"
+    return tuple(sorted(meta)), body, None
 
 
 def _decode(data: bytes) -> tuple[str, str | None]:

@@ -1,0 +1,68 @@
+"""Saved web pages: the article and its metadata out of a whole page of site chrome.
+
+A page saved from a browser is mostly navigation, ads, share bars and related
+links around one article. trafilatura (a maintained main-content extractor)
+finds the article and reads the page's own metadata (title, site name, author,
+date, canonical URL); the article comes back as markdown, so it goes on through
+the same cleaning as any other local file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import trafilatura
+
+_FULL_PAGE = re.compile(r"<(!doctype\s+html|html|head|body)\b", re.I)
+
+# trafilatura logs every page it finds too short; the build report says what matters.
+logging.getLogger("trafilatura").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class Page:
+    markdown: str
+    meta: dict[str, str]
+
+
+def is_full_page(html: str) -> bool:
+    return bool(_FULL_PAGE.search(html[:5000]))
+
+
+def extract_page(html: str) -> Page | None:
+    """The main article as markdown plus the page's metadata, or None if it has none."""
+    markdown = trafilatura.extract(
+        html,
+        output_format="markdown",
+        include_links=True,
+        include_formatting=True,
+        include_images=False,
+        include_tables=False,
+        include_comments=False,
+        with_metadata=False,
+    )
+    if not markdown:
+        return None
+    doc = trafilatura.bare_extraction(html, with_metadata=True, only_with_metadata=False)
+    meta: dict[str, str] = {}
+    if doc is not None:
+        for ours, theirs in (
+            ("title", "title"),
+            ("url", "url"),
+            ("date", "date"),
+            ("source", "sitename"),
+            ("author", "author"),
+        ):
+            value = getattr(doc, theirs, None)
+            if value and isinstance(value, str):
+                meta[ours] = value.strip()
+    if meta.get("source", "").startswith(("http://", "https://")):
+        del meta["source"]  # a bare host is no outlet name; the URL will give one
+    return Page(markdown=_dedent(markdown), meta=meta)
+
+
+def _dedent(markdown: str) -> str:
+    """trafilatura keeps the page's source indentation, which markdown reads as code."""
+    return "\n".join(line.strip() for line in markdown.split("\n"))
