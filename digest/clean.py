@@ -319,8 +319,8 @@ def _choose_source(ev: Evidence, url: str | None) -> str | None:
 
 def _mostly_link_references(blocks: tuple[Block, ...]) -> bool:
     """Text-browser dumps of home pages are lists of "[12]Headline" references."""
-    listing = sum(1 for b in blocks if re.match(r"[#*+\s]*\[\d+\]", b.text))
-    return listing >= 5 and listing / len(blocks) > 0.3
+    labels = sum(len(re.findall(r"\[\d+\][^\W\d]", b.text)) for b in blocks)
+    return labels >= 20 and labels / len(blocks) > 0.15
 
 
 def _without_site_name(title: str, source: str | None) -> str:
