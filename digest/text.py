@@ -200,6 +200,8 @@ BOILERPLATE = tuple(
         r"^(Read|See) (why|more|the rest)\b.{0,120}$",
         r"^(Image|Photo|Illustration)( \d+)?:",
         r"\b(pictured|shown) (above|below|here)\b",
+        r"^The post .{1,300} appeared first on .{1,120}$",  # WordPress feed footer
+        r"^Continue reading\b.{0,120}$",
     )
 )
 
