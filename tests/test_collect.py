@@ -1,4 +1,4 @@
-"""Collecting feeds from a real HTTP server on 127.0.0.1: what the user sees, what the store holds."""
+"""Collecting feeds from a real server on 127.0.0.1: what the user sees, what the store holds."""
 
 from __future__ import annotations
 
@@ -305,7 +305,9 @@ def test_every_real_feed_in_the_corpus_is_collected_or_reported(
     urls = {}
     for path in files:
         kind = "application/feed+json" if path.suffix == ".json" else "application/xml"
-        urls[path.name] = server.serve(f"/{path.name}", Reply(200, path.read_bytes(), {"Content-Type": kind}))
+        urls[path.name] = server.serve(
+            f"/{path.name}", Reply(200, path.read_bytes(), {"Content-Type": kind})
+        )
     config = make_config(tmp_path, *urls.values(), per_host=8, max_bytes=10_000_000, timeout=20)
     report = run(config, store)
 
