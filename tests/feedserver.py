@@ -28,6 +28,11 @@ class Reply:
 Route = Callable[[Message], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default, 5, drops connections that arrive together
+    daemon_threads = True
+
+
 class FeedServer:
     def __init__(self) -> None:
         self.routes: dict[str, Route] = {}
@@ -69,8 +74,7 @@ class FeedServer:
             def log_message(self, format: str, *args: object) -> None:
                 pass
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.httpd.handle_error = lambda request, address: None  # type: ignore[method-assign]
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
