@@ -105,7 +105,12 @@ async def _collect_all(
 
         async def one(source: Source) -> FeedOutcome:
             async with gate:
-                outcome = await _collect_one(fetcher, executor, settings, source, store, now)
+                try:
+                    outcome = await _collect_one(fetcher, executor, settings, source, store, now)
+                except Exception as exc:  # a bug or a feed nobody foresaw: one feed fails
+                    streak = store.state(str(source.url)).error_streak
+                    error = f"unexpected error: {exc!r}"
+                    outcome = _failure(store, settings, source, streak, error, now)
             if on_feed:
                 on_feed(outcome)
             return outcome

@@ -345,3 +345,23 @@ def test_every_real_feed_in_the_corpus_is_collected_or_reported(
     again = run(config, store, NOW + dt.timedelta(hours=1))
     assert again.new_items == 0
     assert again.count("not_modified") == len(urls) - len(CORPUS_FAILS)
+
+
+def test_an_unforeseen_error_in_one_feed_fails_that_feed_only(
+    server: FeedServer, store: SQLiteItemStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import digest.collect
+
+    good = server.serve("/good", Reply(200, rss("G", [("g", "https://g.e/1", "<p>ok</p>")]), RSS))
+    odd = server.serve("/odd", Reply(200, rss("O", [("o", "https://o.e/1", "<p>odd</p>")]), RSS))
+    real = digest.collect.new_item
+
+    def explode(source: Any, title: Any, entry: Any) -> Any:
+        if source.url == odd:
+            raise ValueError("nobody saw this coming")
+        return real(source, title, entry)
+
+    monkeypatch.setattr(digest.collect, "new_item", explode)
+    report = run(make_config(tmp_path, good, odd), store)
+    assert f"failed: {odd}: unexpected error: ValueError('nobody saw this coming')" in lines(report)
+    assert len(stored(store, good)) == 1
