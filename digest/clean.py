@@ -68,6 +68,8 @@ def clean(raw: RawItem) -> Cleaned:
     ev = Evidence(front={k: repair_text(v).strip() for k, v in raw.meta})
     notes: list[Note] = []
     dropped: list[Note] = []
+    if _from_feed(raw):
+        return _clean_feed_entry(raw, text, ev, dropped)
     markup = raw.format
     if markup == "html" and (is_full_page(text) or "title" not in ev.front):
         page = extract_page(text)
@@ -125,6 +127,45 @@ def clean(raw: RawItem) -> Cleaned:
         theme_hint=raw.theme_hint,
     )
     return Cleaned((item,), tuple(notes), tuple(dropped))
+
+
+def _from_feed(raw: RawItem) -> bool:
+    """Feed entries carry the feed's URL in their metadata (see digest.collect)."""
+    return raw.meta_value("feed") is not None
+
+
+def _clean_feed_entry(raw: RawItem, text: str, ev: Evidence, dropped: list[Note]) -> Cleaned:
+    """A feed entry: the publisher's own title, link and date are the best evidence there
+    is, and its HTML (already sanitised) has no scraper scaffolding to strip."""
+    url = _choose_url(ev)
+    published = _parse_date(ev.front.get("date")) or (date_in_url(url) if url else None)
+    blocks = html_to_blocks(text, url)
+    title = ev.front.get("title") or _title_from_blocks(blocks)
+    blocks = _drop_boilerplate(blocks, title, raw.origin, dropped)
+    if not blocks:
+        dropped.append(Note("clean", raw.origin, "no article text left after cleaning"))
+        return Cleaned((), (), tuple(dropped))
+    item = Item(
+        id=item_id(url, title, blocks),
+        origin=raw.origin,
+        title=title,
+        url=url,
+        source=_choose_source(ev, url),
+        published=published,
+        blocks=blocks,
+        author=ev.front.get("author") or None,
+        weight=raw.weight,
+        theme_hint=raw.theme_hint,
+    )
+    return Cleaned((item,), (), tuple(dropped))
+
+
+def _title_from_blocks(blocks: tuple[Block, ...]) -> str:
+    for block in blocks:
+        first = sentences(block.text)[0].rstrip(":;,. ")
+        if first:
+            return first if len(first) <= 120 else first[:119].rsplit(" ", 1)[0] + "…"
+    return "Untitled"
 
 
 def _one_paragraph_per_line(lines: list[str]) -> list[str]:

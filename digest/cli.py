@@ -11,11 +11,15 @@ import sys
 import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from digest.config import Config, ConfigError, find_config, load_config
 from digest.models import Note
+
+if TYPE_CHECKING:
+    from digest.itemstore import ItemStore
 
 CONFIG_OPTION = click.option(
     "--config",
@@ -52,8 +56,16 @@ def cli() -> None:
     type=click.Path(path_type=Path, file_okay=False),
     help="Output folder (default: [build] out in config). Files go to OUT/DATE/.",
 )
-def build(config_path: Path | None, date_: dt.datetime | None, out: Path | None) -> None:
-    """Build the issue for a date: digest.html, .txt, .json and .eml."""
+@click.option(
+    "--no-collect",
+    is_flag=True,
+    help="Build from the items already collected; do not fetch the feeds first.",
+)
+def build(
+    config_path: Path | None, date_: dt.datetime | None, out: Path | None, no_collect: bool
+) -> None:
+    """Collect the feeds, then build the issue for a date: digest.html, .txt, .json and .eml."""
+    from digest.itemstore import SQLiteItemStore
     from digest.pipeline import build as build_issue
     from digest.store import Database, SQLiteHistory
 
@@ -61,7 +73,17 @@ def build(config_path: Path | None, date_: dt.datetime | None, out: Path | None)
     date = date_.date() if date_ else _today(config)
     database = Database(config.state_path)
     try:
-        result = build_issue(config, date, out or config.build.out, SQLiteHistory(database))
+        store = SQLiteItemStore(database)
+        if not no_collect:
+            _collect_feeds(config, store)
+        result = build_issue(
+            config,
+            date,
+            out or config.build.out,
+            SQLiteHistory(database),
+            store,
+            dt.datetime.now(dt.UTC),
+        )
     finally:
         database.close()
     report = result.issue.report
@@ -83,23 +105,113 @@ def build(config_path: Path | None, date_: dt.datetime | None, out: Path | None)
 @cli.command()
 @CONFIG_OPTION
 def collect(config_path: Path | None) -> None:
-    """Read and clean every source now, and report what each one holds."""
-    from digest.clean import clean
-    from digest.pipeline import collect_raw
+    """Fetch every enabled feed now and store its new items."""
+    from digest.itemstore import SQLiteItemStore
+    from digest.store import Database
 
     config = _load(config_path)
-    raws, notes = collect_raw(config)
-    for note in notes:
-        _warn(note)
-    counts: dict[str, int] = {}
-    for raw in raws:
+    database = Database(config.state_path)
+    try:
+        _collect_feeds(config, SQLiteItemStore(database), quiet_if_none=False)
+    finally:
+        database.close()
+
+
+def _collect_feeds(config: Config, store: ItemStore, quiet_if_none: bool = True) -> None:
+    from digest.collect import collect as collect_all
+    from digest.collect import feed_sources
+    from digest.progress import CollectDisplay
+
+    if not feed_sources(config):
+        if not quiet_if_none:
+            click.echo("No enabled feed sources (url = ...) in the config; nothing to collect.")
+        return
+    with CollectDisplay() as display:
         try:
-            counts[raw.source_name] = counts.get(raw.source_name, 0) + len(clean(raw).items)
-        except Exception as exc:
-            _warn(Note("clean", raw.origin, f"could not be cleaned: {exc!r}"))
+            report = collect_all(
+                config, store, dt.datetime.now(dt.UTC), display.start, display.feed
+            )
+        except KeyboardInterrupt:
+            click.echo(
+                f"Interrupted after {display.done} feeds; the {display.new} new items "
+                "they gave are stored.",
+                err=True,
+            )
+            raise
+    click.echo(report.summary(), err=True)
+
+
+@cli.group(invoke_without_command=True)
+@CONFIG_OPTION
+@click.pass_context
+def sources(ctx: click.Context, config_path: Path | None) -> None:
+    """List the sources with their health; import or export them as OPML."""
+    ctx.obj = config_path
+    if ctx.invoked_subcommand is not None:
+        return
+    from digest.itemstore import SQLiteItemStore
+    from digest.store import Database
+
+    config = _load(config_path)
+    database = Database(config.state_path)
+    try:
+        health = {h.url: h for h in SQLiteItemStore(database).health()}
+    finally:
+        database.close()
     for source in config.sources:
-        state = "disabled" if not source.enabled else f"{counts.get(source.name, 0)} items"
-        click.echo(f"{source.name}\t{source.location}\t{state}")
+        click.echo(f"{source.name}\t{source.location}")
+        state = "enabled" if source.enabled else "disabled"
+        if source.url is None:
+            click.echo(f"  local files, {state}")
+            continue
+        h = health.get(source.url)
+        if h is None:
+            click.echo(f"  feed, {state}, never collected")
+            continue
+        click.echo(
+            f"  feed, {state}, {h.items_stored} items stored, "
+            f"last success {_when(h.last_success)}, error streak {h.error_streak}"
+        )
+        if h.fetch_url != source.url:
+            click.echo(f"  moved permanently to {h.fetch_url} (update the config when you can)")
+        if h.last_error:
+            click.echo(f"  last error {_when(h.last_error_at)}: {h.last_error}")
+        if h.next_retry:
+            click.echo(f"  backing off until {_when(h.next_retry)}")
+
+
+@sources.command("import")
+@click.argument("opml_file", type=click.Path(path_type=Path, dir_okay=False))
+@CONFIG_OPTION
+@click.pass_context
+def sources_import(ctx: click.Context, opml_file: Path, config_path: Path | None) -> None:
+    """Add the feeds of an OPML file to the config's [[sources]]."""
+    from digest.opml import import_sources, read_opml
+
+    path = find_config(config_path or ctx.obj, Path.cwd())
+    feeds = read_opml(opml_file)
+    added = import_sources(path, feeds)
+    for feed in added:
+        click.echo(f"added\t{feed.title or feed.url}\t{feed.url}")
+    click.echo(
+        f"Imported {len(added)} of {len(feeds)} feeds into {path} "
+        f"({len(feeds) - len(added)} were already there).",
+        err=True,
+    )
+
+
+@sources.command("export")
+@CONFIG_OPTION
+@click.pass_context
+def sources_export(ctx: click.Context, config_path: Path | None) -> None:
+    """Print the config's feeds as OPML."""
+    from digest.opml import export_opml
+
+    click.echo(export_opml(_load(config_path or ctx.obj)), nl=False)
+
+
+def _when(moment: dt.datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
 def _not_yet(name: str) -> None:

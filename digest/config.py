@@ -42,6 +42,18 @@ KEYS: dict[str, frozenset[str]] = {
     "sources": frozenset({"name", "path", "url", "weight", "theme", "enabled"}),
     "themes": frozenset({"key", "name", "description", "terms"}),
     "catch_all": frozenset({"key", "name", "description"}),
+    "fetch": frozenset(
+        {
+            "timeout",
+            "max_bytes",
+            "concurrency",
+            "per_host",
+            "user_agent",
+            "max_redirects",
+            "backoff_minutes",
+            "backoff_max_hours",
+        }
+    ),
 }
 
 
@@ -71,6 +83,23 @@ class BuildSettings:
     window_days: int = 3
 
 
+DEFAULT_USER_AGENT = "digest/0.1 (newsletter digest feed collector)"
+
+
+@dataclass(frozen=True)
+class FetchSettings:
+    """How politely and how far `digest collect` reaches out to feed servers."""
+
+    timeout: float = 20.0
+    max_bytes: int = 10_000_000
+    concurrency: int = 32
+    per_host: int = 2
+    user_agent: str = DEFAULT_USER_AGENT
+    max_redirects: int = 5
+    backoff_minutes: float = 30.0
+    backoff_max_hours: float = 24.0
+
+
 @dataclass(frozen=True)
 class Source:
     name: str
@@ -95,6 +124,7 @@ class Config:
     sources: tuple[Source, ...] = ()
     themes: tuple[Theme, ...] = ()
     catch_all: Theme = field(default_factory=lambda: Theme(key="other", name="Everything else"))
+    fetch: FetchSettings = field(default_factory=FetchSettings)
 
     @property
     def root(self) -> Path:
@@ -216,6 +246,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         sources=sources,
         themes=themes,
         catch_all=catch_all,
+        fetch=_parse_fetch(t.table("fetch")),
     )
 
 
@@ -239,6 +270,31 @@ def _source(t: _Table, root: Path, index: int) -> Source:
         weight=weight,
         theme=t.text("theme", "") or None,
         enabled=t.flag("enabled", True),
+    )
+
+
+def _parse_fetch(t: _Table) -> FetchSettings:
+    t.only(KEYS["fetch"])
+    d = FetchSettings()
+    timeout = t.number("timeout", d.timeout)
+    if timeout <= 0:
+        raise t.error("timeout", "must be greater than 0")
+    backoff_minutes = t.number("backoff_minutes", d.backoff_minutes)
+    backoff_max_hours = t.number("backoff_max_hours", d.backoff_max_hours)
+    if backoff_minutes < 0 or backoff_max_hours < 0:
+        raise t.error("backoff_minutes", "backoff must not be negative")
+    user_agent = t.text("user_agent", d.user_agent)
+    if not user_agent.strip() or "\n" in user_agent or "\r" in user_agent:
+        raise t.error("user_agent", "must be one non-empty line")
+    return FetchSettings(
+        timeout=timeout,
+        max_bytes=t.integer("max_bytes", d.max_bytes, minimum=1024),
+        concurrency=t.integer("concurrency", d.concurrency, minimum=1),
+        per_host=t.integer("per_host", d.per_host, minimum=1),
+        user_agent=user_agent,
+        max_redirects=t.integer("max_redirects", d.max_redirects, minimum=0),
+        backoff_minutes=backoff_minutes,
+        backoff_max_hours=backoff_max_hours,
     )
 
 

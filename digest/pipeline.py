@@ -16,6 +16,7 @@ from pathlib import Path
 from digest.assemble import assemble
 from digest.clean import clean
 from digest.config import Config
+from digest.itemstore import ItemStore
 from digest.merge import merge, story_keys
 from digest.models import BuildReport, Issue, Item, Note, RawItem
 from digest.output import write_issue
@@ -24,6 +25,7 @@ from digest.render import render_issue
 from digest.repeats import drop_repeats, published_record
 from digest.store import History
 from digest.themes import assign
+from digest.window import Window, feed_raws, issue_window
 
 OUTPUT_FILES = ("digest.html", "digest.txt", "digest.json", "digest.eml")
 
@@ -35,19 +37,25 @@ class BuildResult:
     paths: tuple[Path, ...]
 
 
-def collect_raw(config: Config) -> tuple[list[RawItem], list[Note]]:
-    """Every enabled source's raw items; a broken source is a note, never a failure."""
+def collect_raw(config: Config, feeds_from_store: bool = False) -> tuple[list[RawItem], list[Note]]:
+    """Every enabled local source's raw items; a broken source is a note, never a failure.
+
+    Feed sources are read from the item store instead (see `make_issue`).
+    """
     raws: list[RawItem] = []
     notes: list[Note] = []
     for source in config.sources:
         if not source.enabled:
             continue
         if source.path is None:
+            if feeds_from_store:
+                continue
             notes.append(
                 Note(
                     "read",
                     source.location,
-                    "feed sources are not collected by this version yet; skipped",
+                    "feed sources are read from the item store, which this run has not "
+                    "opened; skipped",
                 )
             )
             continue
@@ -57,8 +65,18 @@ def collect_raw(config: Config) -> tuple[list[RawItem], list[Note]]:
     return raws, notes
 
 
-def make_issue(config: Config, date: dt.date, history: History) -> Issue:
-    raws, warnings = collect_raw(config)
+def make_issue(
+    config: Config,
+    date: dt.date,
+    history: History,
+    store: ItemStore | None = None,
+    window: Window | None = None,
+) -> Issue:
+    raws, warnings = collect_raw(config, feeds_from_store=store is not None)
+    if store is not None and window is not None:
+        feed_items, feed_notes = feed_raws(config, store, window)
+        raws.extend(feed_items)
+        warnings.extend(feed_notes)
     items: list[Item] = []
     corrections: list[Note] = []
     dropped: list[Note] = []
@@ -87,8 +105,20 @@ def make_issue(config: Config, date: dt.date, history: History) -> Issue:
     return assemble(config, date, fresh, quotes, report)
 
 
-def build(config: Config, date: dt.date, out: Path, history: History) -> BuildResult:
-    issue = make_issue(config, date, history)
+def build(
+    config: Config,
+    date: dt.date,
+    out: Path,
+    history: History,
+    store: ItemStore | None = None,
+    now: dt.datetime | None = None,
+) -> BuildResult:
+    """Build and write the issue; with an item store, feed items collected by `now`
+    (the first build's cutoff on a rebuild) join the local sources."""
+    window = None
+    if store is not None and now is not None:
+        window = issue_window(config, date, now, store)
+    issue = make_issue(config, date, history, store, window)
     rendered = render_issue(issue, config)
     folder = out / date.isoformat()
     paths = write_issue(
@@ -102,4 +132,6 @@ def build(config: Config, date: dt.date, out: Path, history: History) -> BuildRe
     )
     keys = {key for story in issue.stories for key in story_keys(story)}
     history.record_issue(date, keys, [published_record(s, date) for s in issue.stories])
+    if store is not None and window is not None:
+        store.record_issue_cutoff(date, window.cutoff)
     return BuildResult(issue=issue, folder=folder, paths=paths)

@@ -47,7 +47,7 @@ class Features:
 
 def content_words(text: str) -> list[str]:
     words = _TOKEN.findall(_POSSESSIVE.sub("", text.lower()))
-    return [w for w in words if len(w) > 1 and w not in STOPWORDS]
+    return [w for w in words if (len(w) > 1 or w.isdigit()) and w not in STOPWORDS]
 
 
 def features(title: str, body: str) -> Features:

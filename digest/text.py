@@ -206,6 +206,8 @@ BOILERPLATE = tuple(
         r"^By [A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3}( and [A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3})?\.?$",
         r"^(Click|Tap) (here|to)\b",
         r"^(Watch|Listen|Related|Read more|Also read)\s*:",
+        r"^The post .{1,300} appeared first on .{1,120}$",  # WordPress feed footer
+        r"^Continue reading\b.{0,120}$",
     )
 )
 

@@ -1,0 +1,176 @@
+"""Fetch feeds over HTTP, politely: conditional GET, capped bodies, few requests per host.
+
+Redirects are followed here rather than by the client, so that a loop is named
+as a loop and a chain of permanent redirects can move the stored URL. Every
+failure comes back as a `Fetched` with a reason a user can act on; no exception
+and no httpx object leaves this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Literal
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+
+from digest.config import FetchSettings
+
+ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "
+    "application/xml;q=0.9, text/xml;q=0.9, application/json;q=0.8, */*;q=0.5"
+)
+PERMANENT = frozenset({301, 308})
+REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# Response headers the parser needs to decode the body and resolve relative links.
+KEPT_HEADERS = ("content-type", "content-location", "content-language")
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What one request for a feed came to."""
+
+    url: str
+    status: Literal["ok", "not_modified", "failed"]
+    body: bytes = b""
+    headers: tuple[tuple[str, str], ...] = ()
+    final_url: str = ""
+    moved_to: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    error: str | None = None
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value
+        return None
+
+
+class Fetcher:
+    """One HTTP client for a whole collect run, with a concurrency limit per host."""
+
+    def __init__(self, settings: FetchSettings, client: httpx.AsyncClient) -> None:
+        self.settings = settings
+        self.client = client
+        self.hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.per_host)
+        )
+
+    @staticmethod
+    def client_for(settings: FetchSettings) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.timeout),
+            limits=httpx.Limits(
+                max_connections=settings.concurrency,
+                max_keepalive_connections=settings.concurrency,
+            ),
+            headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
+            follow_redirects=False,
+        )
+
+    async def fetch(
+        self, url: str, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched:
+        host = urlsplit(url).hostname or ""
+        async with self.hosts[host]:
+            try:
+                async with asyncio.timeout(self.settings.timeout):
+                    return await self._follow(url, etag, last_modified)
+            except TimeoutError:
+                return _failed(url, f"timed out after {self.settings.timeout:g} s")
+            except httpx.TimeoutException:
+                return _failed(url, f"timed out after {self.settings.timeout:g} s")
+            except httpx.DecodingError as exc:
+                return _failed(url, f"the compressed body is corrupt ({exc})")
+            except httpx.HTTPError as exc:
+                return _failed(url, _describe(exc))
+
+    async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> Fetched:
+        chain = [url]
+        permanent = True
+        current = url
+        for _ in range(self.settings.max_redirects + 1):
+            headers = {}
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
+            async with self.client.stream("GET", current, headers=headers) as response:
+                status = response.status_code
+                location = response.headers.get("location")
+                if status in REDIRECTS and location:
+                    target = urljoin(current, location.strip())
+                    if urlsplit(target).scheme not in ("http", "https"):
+                        return _failed(url, f"redirected to a non-http address: {target}")
+                    if target in chain:
+                        loop = " -> ".join([*chain[chain.index(target) :], target])
+                        return _failed(url, f"redirect loop: {loop}")
+                    permanent = permanent and status in PERMANENT
+                    chain.append(target)
+                    current = target
+                    continue
+                moved = current if permanent and current != url else None
+                if status == 304:
+                    return Fetched(url, "not_modified", final_url=current, moved_to=moved)
+                if status != 200:
+                    return _failed(url, _http_reason(status, response.reason_phrase))
+                body, error = await self._read_capped(response)
+                if error:
+                    return _failed(url, error)
+                return Fetched(
+                    url,
+                    "ok",
+                    body=body,
+                    headers=tuple(
+                        (name, response.headers[name])
+                        for name in KEPT_HEADERS
+                        if name in response.headers
+                    ),
+                    final_url=current,
+                    moved_to=moved,
+                    etag=response.headers.get("etag"),
+                    last_modified=response.headers.get("last-modified"),
+                )
+        return _failed(url, f"more than {self.settings.max_redirects} redirects")
+
+    async def _read_capped(self, response: httpx.Response) -> tuple[bytes, str | None]:
+        """The body, read in chunks and abandoned as soon as it passes the size cap."""
+        cap = self.settings.max_bytes
+        too_big = f"larger than the {_size(cap)} cap; stopped reading"
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > cap:
+            return b"", too_big
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in response.aiter_bytes():
+            size += len(chunk)
+            if size > cap:
+                return b"", too_big
+            chunks.append(chunk)
+        return b"".join(chunks), None
+
+
+def _failed(url: str, error: str) -> Fetched:
+    return Fetched(url, "failed", error=error)
+
+
+def _http_reason(status: int, phrase: str) -> str:
+    meaning = {404: "not found", 410: "gone for good", 401: "needs a login", 403: "forbidden"}
+    words = meaning.get(status) or phrase or "error"
+    return f"HTTP {status} ({words})"
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, httpx.ConnectError):
+        return f"cannot connect: {text}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"the server broke the connection: {text}"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _size(n: int) -> str:
+    return f"{n / 1_000_000:g} MB" if n >= 1_000_000 else f"{n / 1000:g} KB"
