@@ -172,12 +172,7 @@ class SMTPTransport:
                 conn.putcmd("data")
                 code, text = conn.getreply()
             if code != 354:
-                outcome = _answer(code, text)
-                if outcome.connection:
-                    self._drop()
-                else:
-                    conn.rset()
-                return outcome
+                return self._refused(conn, code, text)
             data = wire_format(message)
             try:
                 begin()
@@ -197,6 +192,18 @@ class SMTPTransport:
             return Outcome("sent", _reply_text(code, text))
         outcome = _answer(code, text)
         if outcome.connection:
+            self._drop()
+        return outcome
+
+    def _refused(self, conn: smtplib.SMTP, code: int, text: bytes) -> Outcome:
+        """An answer refusing this message: keep the connection for the next one if we can."""
+        outcome = _answer(code, text)
+        try:
+            if outcome.connection:
+                self._drop()
+            else:
+                conn.rset()
+        except (OSError, smtplib.SMTPException):
             self._drop()
         return outcome
 
