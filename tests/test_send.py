@@ -633,3 +633,9 @@ def test_bad_send_settings_name_the_file_and_key(tmp_path: Path, text: str, mess
     path.write_text(text)
     with pytest.raises(ConfigError, match=re.escape(f"{path}: {message}")):
         load_config(path)
+
+
+def test_the_wire_format_has_crlf_and_doubles_leading_dots() -> None:
+    from digest.transport import wire_format
+
+    assert wire_format(b".a\n.b\r\nc") == b"..a\r\n..b\r\nc\r\n.\r\n"
