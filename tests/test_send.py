@@ -410,13 +410,17 @@ def test_killing_the_sender_mid_batch_never_sends_anyone_twice(
         time.sleep(0.01)
     process.send_signal(signal.SIGKILL)
     process.wait(10)
-    assert 5 <= len(sink.received) < 20
+    assert len(sink.received) >= 5
 
     result = run_digest("send", "--date", "2026-11-22", cwd=tmp_path)
     assert result.returncode in (0, 1), result.stderr
     counts = received_by(sink)
-    assert set(counts) == set(readers)
-    assert set(counts.values()) == {1}
+    assert set(counts.values()) == {1}  # nobody twice
+    log = states(load_config(tmp_path / "digest.toml"))
+    in_doubt = {r for r, state in log.items() if state == "sending"}
+    assert set(readers) - set(counts) <= in_doubt  # a gap only where the log says so
+    assert {r for r, state in log.items() if state != "sending"} <= set(counts)
+    assert len(in_doubt) <= 1
 
 
 # --- headers, dry run, missing issue, other transports ------------------------------------
