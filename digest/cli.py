@@ -61,8 +61,13 @@ def cli() -> None:
     is_flag=True,
     help="Build from the items already collected; do not fetch the feeds first.",
 )
+@click.option("--send", "and_send", is_flag=True, help="Send the issue once it is built.")
 def build(
-    config_path: Path | None, date_: dt.datetime | None, out: Path | None, no_collect: bool
+    config_path: Path | None,
+    date_: dt.datetime | None,
+    out: Path | None,
+    no_collect: bool,
+    and_send: bool,
 ) -> None:
     """Collect the feeds, then build the issue for a date: digest.html, .txt, .json and .eml."""
     from digest.itemstore import SQLiteItemStore
@@ -100,6 +105,8 @@ def build(
     )
     for path in result.paths:
         click.echo(str(path))
+    if and_send:
+        _send(config, date, out, (), dry_run=False, resend_in_doubt=False)
 
 
 @cli.command()
@@ -221,10 +228,58 @@ def _not_yet(name: str) -> None:
 
 @cli.command()
 @CONFIG_OPTION
-def send(config_path: Path | None) -> None:
-    """Send a built issue through SMTP (not available yet)."""
-    _load(config_path)
-    _not_yet("send")
+@click.option(
+    "--date",
+    "date_",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Issue date, YYYY-MM-DD (default: today in the newsletter's time zone).",
+)
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder the issue was built into (default: [build] out in config).",
+)
+@click.option("--to", "to", multiple=True, help="Send to this address instead (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Write each message to OUT/DATE/outbox/ instead.")
+@click.option("--status", is_flag=True, help="Show what was sent, pending, in doubt and failed.")
+@click.option(
+    "--resend-in-doubt",
+    is_flag=True,
+    help="Send again to readers whose message may or may not have been accepted.",
+)
+def send(
+    config_path: Path | None,
+    date_: dt.datetime | None,
+    out: Path | None,
+    to: tuple[str, ...],
+    dry_run: bool,
+    status: bool,
+    resend_in_doubt: bool,
+) -> None:
+    """Send a built issue to every reader who has not had it yet."""
+    config = _load(config_path)
+    date = date_.date() if date_ else _today(config)
+    if status:
+        from digest.sendcli import show_status
+
+        sys.exit(show_status(config, date))
+    _send(config, date, out, to, dry_run=dry_run, resend_in_doubt=resend_in_doubt)
+
+
+def _send(
+    config: Config,
+    date: dt.date,
+    out: Path | None,
+    to: tuple[str, ...],
+    *,
+    dry_run: bool,
+    resend_in_doubt: bool,
+) -> None:
+    from digest.sendcli import run_send
+
+    code = run_send(config, date, out, to, dry_run=dry_run, resend_in_doubt=resend_in_doubt)
+    if code:
+        sys.exit(code)
 
 
 @cli.command()

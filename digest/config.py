@@ -8,6 +8,8 @@ Secrets never live here; settings that need one name an environment variable.
 from __future__ import annotations
 
 import datetime as dt
+import re
+import shlex
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -54,6 +56,22 @@ KEYS: dict[str, frozenset[str]] = {
             "backoff_max_hours",
         }
     ),
+    "send": frozenset(
+        {
+            "transport",
+            "recipients_file",
+            "envelope_from",
+            "rate",
+            "retries",
+            "retry_delay",
+            "command",
+            "entry_point",
+        }
+    ),
+    "smtp": frozenset(
+        {"host", "port", "security", "username", "password_env", "timeout", "ca_file"}
+    ),
+    "dkim": frozenset({"selector", "domain", "key_file"}),
 }
 
 
@@ -114,6 +132,56 @@ class Source:
         return str(self.path) if self.path is not None else str(self.url)
 
 
+TRANSPORTS = ("smtp", "command", "python")
+SECURITY = ("starttls", "tls", "none")
+
+
+@dataclass(frozen=True)
+class SendSettings:
+    """How `digest send` delivers: which transport, to whom, how fast, how patiently."""
+
+    transport: str = "smtp"
+    recipients_file: Path | None = None
+    envelope_from: str = ""
+    rate: float = 0.0
+    retries: int = 3
+    retry_delay: float = 2.0
+    command: tuple[str, ...] = ()
+    entry_point: str = ""
+
+
+@dataclass(frozen=True)
+class SMTPSettings:
+    """The relay; the password is read from the environment variable `password_env` names."""
+
+    host: str = "localhost"
+    port: int = 0
+    security: str = "starttls"
+    username: str = ""
+    password_env: str = "DIGEST_SMTP_PASSWORD"
+    timeout: float = 30.0
+    ca_file: Path | None = None
+
+    @property
+    def effective_port(self) -> int:
+        if self.port:
+            return self.port
+        return {"tls": 465, "starttls": 587}.get(self.security, 25)
+
+
+@dataclass(frozen=True)
+class DKIMSettings:
+    """DKIM signing is on when `selector` and `key_file` are both set."""
+
+    selector: str = ""
+    domain: str = ""
+    key_file: Path | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.selector) and self.key_file is not None
+
+
 @dataclass(frozen=True)
 class Config:
     file: Path
@@ -125,6 +193,9 @@ class Config:
     themes: tuple[Theme, ...] = ()
     catch_all: Theme = field(default_factory=lambda: Theme(key="other", name="Everything else"))
     fetch: FetchSettings = field(default_factory=FetchSettings)
+    send: SendSettings = field(default_factory=SendSettings)
+    smtp: SMTPSettings = field(default_factory=SMTPSettings)
+    dkim: DKIMSettings = field(default_factory=DKIMSettings)
 
     @property
     def root(self) -> Path:
@@ -247,6 +318,93 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         themes=themes,
         catch_all=catch_all,
         fetch=_parse_fetch(t.table("fetch")),
+        send=_parse_send(t.table("send"), root),
+        smtp=_parse_smtp(t.table("smtp"), root),
+        dkim=_parse_dkim(t.table("dkim"), root),
+    )
+
+
+def _parse_send(t: _Table, root: Path) -> SendSettings:
+    t.only(KEYS["send"])
+    default = SendSettings()
+    transport = t.text("transport", default.transport)
+    if transport not in TRANSPORTS:
+        raise t.error("transport", f"expected one of {', '.join(TRANSPORTS)}, got {transport!r}")
+    recipients_file = t.text("recipients_file", "")
+    envelope_from = t.text("envelope_from", "")
+    if envelope_from:
+        envelope_from = _address(t, "envelope_from", "")
+    rate = t.number("rate", default.rate)
+    if rate < 0:
+        raise t.error("rate", "must be 0 (no limit) or more messages per second")
+    retry_delay = t.number("retry_delay", default.retry_delay)
+    if retry_delay < 0:
+        raise t.error("retry_delay", "must be 0 or more seconds")
+    command = t.data.get("command", [])
+    if isinstance(command, str):
+        command = shlex.split(command)
+    if not isinstance(command, list) or not all(isinstance(c, str) for c in command):
+        raise t.error("command", f"expected a command line or a list of strings, got {command!r}")
+    if transport == "command" and not command:
+        raise t.error("command", 'transport = "command" needs a command, e.g. "sendmail -t -i"')
+    entry_point = t.text("entry_point", "")
+    if entry_point and not re.fullmatch(r"[\w.]+:[\w.]+", entry_point):
+        raise t.error("entry_point", f"expected module:function, got {entry_point!r}")
+    if transport == "python" and not entry_point:
+        raise t.error("entry_point", 'transport = "python" needs an entry_point module:function')
+    return SendSettings(
+        transport=transport,
+        recipients_file=root / recipients_file if recipients_file else None,
+        envelope_from=envelope_from,
+        rate=rate,
+        retries=t.integer("retries", default.retries, minimum=0),
+        retry_delay=retry_delay,
+        command=tuple(command),
+        entry_point=entry_point,
+    )
+
+
+def _parse_smtp(t: _Table, root: Path) -> SMTPSettings:
+    t.only(KEYS["smtp"])
+    default = SMTPSettings()
+    security = t.text("security", default.security)
+    if security not in SECURITY:
+        raise t.error("security", f"expected one of {', '.join(SECURITY)}, got {security!r}")
+    timeout = t.number("timeout", default.timeout)
+    if timeout <= 0:
+        raise t.error("timeout", "must be more than 0 seconds")
+    port = t.integer("port", default.port, minimum=0)
+    if port > 65535:
+        raise t.error("port", f"expected a port number, got {port}")
+    password_env = t.text("password_env", default.password_env)
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", password_env):
+        raise t.error(
+            "password_env", "expected the name of an environment variable, not a password"
+        )
+    ca_file = t.text("ca_file", "")
+    return SMTPSettings(
+        host=t.text("host", default.host),
+        port=port,
+        security=security,
+        username=t.text("username", default.username),
+        password_env=password_env,
+        timeout=timeout,
+        ca_file=root / ca_file if ca_file else None,
+    )
+
+
+def _parse_dkim(t: _Table, root: Path) -> DKIMSettings:
+    t.only(KEYS["dkim"])
+    selector = t.text("selector", "")
+    key_file = t.text("key_file", "")
+    if bool(selector) != bool(key_file):
+        raise t.error(
+            "key_file" if selector else "selector", "DKIM needs both selector and key_file"
+        )
+    return DKIMSettings(
+        selector=selector,
+        domain=t.text("domain", ""),
+        key_file=root / key_file if key_file else None,
     )
 
 

@@ -27,6 +27,9 @@ def test_every_config_key_is_documented_in_its_table() -> None:
         "themes": "[[themes]]",
         "catch_all": "[catch_all]",
         "fetch": "[fetch]",
+        "send": "[send]",
+        "smtp": "[smtp]",
+        "dkim": "[dkim]",
     }
     assert set(headings) == set(KEYS)
     for table, keys in KEYS.items():
