@@ -36,8 +36,8 @@ golden: $(STAMP)  ## rewrite the golden files after an intended change of output
 bench: $(STAMP)
 	$(BIN)/python bench/build_speed.py
 
-preview: digest
-	@echo "Open out/$$(date +%F)/digest.html in a browser (digest serve arrives later)."
+preview: $(STAMP)  ## live preview of the archive and today's issue at http://127.0.0.1:8000/
+	$(BIN)/digest serve
 
 clean:
 	rm -rf $(VENV) .digest out/20*

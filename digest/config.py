@@ -42,6 +42,7 @@ KEYS: dict[str, frozenset[str]] = {
     "sources": frozenset({"name", "path", "url", "weight", "theme", "enabled"}),
     "themes": frozenset({"key", "name", "description", "terms"}),
     "catch_all": frozenset({"key", "name", "description"}),
+    "serve": frozenset({"host", "port"}),
 }
 
 
@@ -72,6 +73,12 @@ class BuildSettings:
 
 
 @dataclass(frozen=True)
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@dataclass(frozen=True)
 class Source:
     name: str
     path: Path | None = None
@@ -95,6 +102,7 @@ class Config:
     sources: tuple[Source, ...] = ()
     themes: tuple[Theme, ...] = ()
     catch_all: Theme = field(default_factory=lambda: Theme(key="other", name="Everything else"))
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     @property
     def root(self) -> Path:
@@ -216,7 +224,21 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         sources=sources,
         themes=themes,
         catch_all=catch_all,
+        serve=_parse_serve(t.table("serve")),
     )
+
+
+def _parse_serve(t: _Table) -> ServeSettings:
+    """Where `digest serve` listens: loopback unless the user says otherwise."""
+    t.only(KEYS["serve"])
+    default = ServeSettings()
+    host = t.text("host", default.host)
+    if not host.strip():
+        raise t.error("host", "must not be empty")
+    port = t.integer("port", default.port, minimum=0)
+    if port > 65535:
+        raise t.error("port", f"expected a port number up to 65535, got {port}")
+    return ServeSettings(host=host, port=port)
 
 
 def _source(t: _Table, root: Path, index: int) -> Source:

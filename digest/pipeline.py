@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from digest.archive import write_archive
 from digest.assemble import assemble
 from digest.clean import clean
 from digest.config import Config
@@ -32,6 +33,7 @@ class BuildResult:
     issue: Issue
     folder: Path
     paths: tuple[Path, ...]
+    archive: tuple[Path, ...] = ()
 
 
 def collect_raw(config: Config) -> tuple[list[RawItem], list[Note]]:
@@ -110,4 +112,5 @@ def build(config: Config, date: dt.date, out: Path, history: History) -> BuildRe
     )
     keys = {key for story in issue.stories for key in story_keys(story)}
     history.record_issue(date, keys)
-    return BuildResult(issue=issue, folder=folder, paths=paths)
+    archive = write_archive(config, out)
+    return BuildResult(issue=issue, folder=folder, paths=paths, archive=archive)

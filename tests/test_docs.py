@@ -26,6 +26,7 @@ def test_every_config_key_is_documented_in_its_table() -> None:
         "sources": "[[sources]]",
         "themes": "[[themes]]",
         "catch_all": "[catch_all]",
+        "serve": "[serve]",
     }
     assert set(headings) == set(KEYS)
     for table, keys in KEYS.items():
