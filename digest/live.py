@@ -217,11 +217,15 @@ class LiveBuilder:
                 yield_on_timeout=True,
                 raise_interrupt=False,
             )
-            for changes in changes_seen:
-                now = plan.signature()
-                if not changes and now == seen:
-                    continue
-                seen = now
-                self.rebuild()
-                if watch_plan(self.config, self.out) != plan:
-                    break  # the config now names other folders: watch those instead
+            try:
+                for changes in changes_seen:
+                    now = plan.signature()
+                    if not changes and now == seen:
+                        continue
+                    seen = now
+                    self.rebuild()
+                    if watch_plan(self.config, self.out) != plan:
+                        break  # the config now names other folders: watch those instead
+            except Exception as exc:  # a watched folder went away: watch again, never die
+                self.say(f"watching stopped ({exc}); watching again")
+                stop.wait(1.0)

@@ -85,7 +85,9 @@ def serve(
 
 class PreviewHandler(BaseHTTPRequestHandler):
     server_version = "digest-preview"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version
 
     @property
     def app(self) -> PreviewServer:
