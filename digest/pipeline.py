@@ -33,7 +33,6 @@ class BuildResult:
     issue: Issue
     folder: Path
     paths: tuple[Path, ...]
-    archive: tuple[Path, ...] = ()
 
 
 def collect_raw(config: Config) -> tuple[list[RawItem], list[Note]]:
@@ -110,7 +109,7 @@ def build(config: Config, date: dt.date, out: Path, history: History) -> BuildRe
             "digest.eml": rendered.eml,
         },
     )
+    write_archive(config, out)  # out/index.html and out/feed.xml, read back from the issues
     keys = {key for story in issue.stories for key in story_keys(story)}
     history.record_issue(date, keys)
-    archive = write_archive(config, out)
-    return BuildResult(issue=issue, folder=folder, paths=paths, archive=archive)
+    return BuildResult(issue=issue, folder=folder, paths=paths)

@@ -154,7 +154,7 @@ class Preview:
             message = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, jinja2.TemplateSyntaxError):
                 message += f" ({exc.filename}, line {exc.lineno})"
-            return Response(500, plain_page("Preview error", message))
+            return Response(500, plain_page("Preview error", message, self.status.version))
 
     def _route(self, target: str) -> Response:
         split = urlsplit(target)
@@ -257,11 +257,17 @@ class Preview:
         return Response(404, plain_page("Not found", why))
 
 
-def plain_page(title: str, text: str) -> bytes:
-    """A bare page for errors, built without templates so that it works when they are broken."""
+def plain_page(title: str, text: str, version: int | None = None) -> bytes:
+    """A bare page for errors, built without templates so that it works when they are broken.
+
+    With a build version it also reloads itself after the next rebuild, so fixing
+    a broken web template brings the real page back.
+    """
     title, text = html.escape(title), html.escape(text)
+    live = "" if version is None else f' data-version="{version}"'
+    script = "" if version is None else '<script src="/static/live.js" defer></script>'
     return (
-        f'<!doctype html><html lang="en"><meta charset="utf-8"><title>{title}</title>'
+        f'<!doctype html><html lang="en"{live}><meta charset="utf-8"><title>{title}</title>{script}'
         f'<link rel="icon" href="data:,"><h1>{title}</h1><p>{text}</p>'
         '<p><a href="/">Archive</a></p>'
     ).encode()

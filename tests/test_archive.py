@@ -15,7 +15,7 @@ from digest.archive import Archive, ArchiveEntry, read_archive, render_index
 from digest.config import ConfigError, load_config, parse_config
 from digest.live import LiveBuilder
 from digest.pipeline import build
-from digest.preview import force_dark, report_view
+from digest.preview import Preview, force_dark, report_view
 from digest.store import Database, SQLiteHistory
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,3 +160,16 @@ def test_serve_settings_default_to_loopback_and_reject_bad_ports(tmp_path: Path)
         parse_config({"serve": {"port": 70000}}, path)
     with pytest.raises(ConfigError, match=r"serve\.bind: unknown key"):
         parse_config({"serve": {"bind": "0.0.0.0"}}, path)
+
+
+def test_a_broken_web_template_gives_an_error_page_that_names_the_line(tmp_path: Path) -> None:
+    web = tmp_path / "mine" / "web"
+    web.mkdir(parents=True)
+    (web / "archive.html.j2").write_text(
+        "{% extends 'web/_layout.html.j2' %}\n{% block main %}{% for %}{% endblock %}\n", "utf-8"
+    )
+    config = dataclasses.replace(load_config(REPO / "digest.toml"), template_dir=tmp_path / "mine")
+    response = Preview(LiveBuilder(config, tmp_path / "out", DATE)).respond("/")
+    assert response.status == 500
+    assert f"{web / 'archive.html.j2'}, line 2".encode() in response.body
+    assert b'<script src="/static/live.js" defer></script>' in response.body
