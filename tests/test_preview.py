@@ -53,6 +53,14 @@ Battery researchers say lab robots now run most sodium-ion battery experiments.
 
 The robots test electrolytes day and night.
 """
+NEW_SEED = """---
+title: "Drones map the seafloor for broken internet cables"
+url: https://example.org/drones-map-cables
+source: Example News
+date: 2026-11-21
+---
+Underwater drones now find breaks in subsea internet cables within hours, repair crews say.
+"""
 BROKEN_FOOTER = """{# a footer with a mistake on line 3 #}
 <mj-section><mj-column><mj-text>
 {% if %}
@@ -376,9 +384,11 @@ def test_editing_the_config_or_a_seed_rebuilds_the_issue(site: Site) -> None:
         assert "in one sitting." in get(site, "/")[1]
 
         before = site.status()["version"]
-        seed.write_text(HOSTILE_SEED.replace("Robots", "Drones").replace("robots-", "drones-"))
+        seed.write_text(NEW_SEED, "utf-8")
         site.wait_for_build(after=before)
-        assert "19 stories" in get(site, "/")[1]
+        issue = json.loads(get(site, f"/files/{DATE}/digest.json")[1])
+        titles = [story["title"] for section in issue["sections"] for story in section["stories"]]
+        assert "Drones map the seafloor for broken internet cables" in titles
     finally:
         before = site.status()["version"]
         seed.unlink(missing_ok=True)
