@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: digest test lint fmt golden bench preview clean
+.PHONY: digest test browser lint fmt golden bench preview clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,11 +15,16 @@ $(STAMP): pyproject.toml
 digest: $(STAMP)  ## build today's issue from seeds/ with the shipped digest.toml
 	$(BIN)/digest build
 
-test: $(STAMP)  ## lint, type-check and run the whole test suite
+test: $(STAMP) browser  ## lint, type-check and run the whole test suite
 	$(BIN)/ruff check digest tests bench
 	$(BIN)/ruff format --check digest tests bench
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+browser:  ## Debian's chromium for the preview tests (Playwright drives it; no browser download)
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 lint: $(STAMP)
 	$(BIN)/ruff check digest tests bench
@@ -36,8 +41,8 @@ golden: $(STAMP)  ## rewrite the golden files after an intended change of output
 bench: $(STAMP)
 	$(BIN)/python bench/build_speed.py
 
-preview: digest
-	@echo "Open out/$$(date +%F)/digest.html in a browser (digest serve arrives later)."
+preview: $(STAMP)  ## live preview of the archive and today's issue at http://127.0.0.1:8000/
+	$(BIN)/digest serve
 
 clean:
 	rm -rf $(VENV) .digest out/20*

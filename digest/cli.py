@@ -292,10 +292,44 @@ def schedule(config_path: Path | None) -> None:
 
 @cli.command()
 @CONFIG_OPTION
-def serve(config_path: Path | None) -> None:
-    """Preview the archive and issues in a browser (not available yet)."""
-    _load(config_path)
-    _not_yet("serve")
+@click.option("--host", help="Address to listen on (default: [serve] host, 127.0.0.1).")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Port to listen on; 0 picks a free one (default: [serve] port, 8000).",
+)
+@click.option(
+    "--date",
+    "date_",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="The issue to rebuild on change, YYYY-MM-DD (default: today in the newsletter's zone).",
+)
+def serve(
+    config_path: Path | None, host: str | None, port: int | None, date_: dt.datetime | None
+) -> None:
+    """Preview the archive and issues in a browser; rebuild the issue on every change."""
+    import signal
+
+    from digest.server import serve as serve_preview
+
+    config = _load(config_path)
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    host = host or config.serve.host
+    port = config.serve.port if port is None else port
+    try:
+        serve_preview(
+            config,
+            host,
+            port,
+            date_.date() if date_ else None,
+            say=lambda line: click.echo(line, err=True),
+        )
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
 def _warn(note: Note) -> None:

@@ -72,6 +72,7 @@ KEYS: dict[str, frozenset[str]] = {
         {"host", "port", "security", "username", "password_env", "timeout", "ca_file"}
     ),
     "dkim": frozenset({"selector", "domain", "key_file"}),
+    "serve": frozenset({"host", "port"}),
 }
 
 
@@ -116,6 +117,12 @@ class FetchSettings:
     max_redirects: int = 5
     backoff_minutes: float = 30.0
     backoff_max_hours: float = 24.0
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
 
 
 @dataclass(frozen=True)
@@ -196,6 +203,7 @@ class Config:
     send: SendSettings = field(default_factory=SendSettings)
     smtp: SMTPSettings = field(default_factory=SMTPSettings)
     dkim: DKIMSettings = field(default_factory=DKIMSettings)
+    serve: ServeSettings = field(default_factory=ServeSettings)
 
     @property
     def root(self) -> Path:
@@ -321,6 +329,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         send=_parse_send(t.table("send"), root),
         smtp=_parse_smtp(t.table("smtp"), root),
         dkim=_parse_dkim(t.table("dkim"), root),
+        serve=_parse_serve(t.table("serve")),
     )
 
 
@@ -406,6 +415,19 @@ def _parse_dkim(t: _Table, root: Path) -> DKIMSettings:
         domain=t.text("domain", ""),
         key_file=root / key_file if key_file else None,
     )
+
+
+def _parse_serve(t: _Table) -> ServeSettings:
+    """Where `digest serve` listens: loopback unless the user says otherwise."""
+    t.only(KEYS["serve"])
+    default = ServeSettings()
+    host = t.text("host", default.host)
+    if not host.strip():
+        raise t.error("host", "must not be empty")
+    port = t.integer("port", default.port, minimum=0)
+    if port > 65535:
+        raise t.error("port", f"expected a port number up to 65535, got {port}")
+    return ServeSettings(host=host, port=port)
 
 
 def _source(t: _Table, root: Path, index: int) -> Source:

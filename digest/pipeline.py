@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 
+from digest.archive import write_archive
 from digest.assemble import assemble
 from digest.clean import clean
 from digest.config import Config
@@ -130,6 +131,7 @@ def build(
             "digest.eml": rendered.eml,
         },
     )
+    write_archive(config, out)  # out/index.html and out/feed.xml, read back from the issues
     keys = {key for story in issue.stories for key in story_keys(story)}
     history.record_issue(date, keys, [published_record(s, date) for s in issue.stories])
     if store is not None and window is not None:

@@ -32,7 +32,7 @@ from digest.models import (
     Story,
 )
 
-TemplateKind = Literal["email", "text"]
+TemplateKind = Literal["email", "text", "web"]
 
 EMAIL_TEMPLATE = "email/digest.mjml.j2"
 TEXT_TEMPLATE = "text/digest.txt.j2"
@@ -82,8 +82,8 @@ def template_environment(config: Config, kind: TemplateKind) -> jinja2.Environme
     """A Jinja environment whose lookup order is user folder, `default:` prefix, shipped.
 
     Undefined variables raise so a typo in a template fails the build instead of
-    sending an email with a hole in it. Only the email kind autoescapes: the text
-    part must never show `&amp;`.
+    sending an email with a hole in it. The email and web kinds autoescape; the
+    text part must never show `&amp;`.
     """
     builtin = jinja2.FileSystemLoader(builtin_template_dir())
     loaders: list[jinja2.BaseLoader] = []
@@ -94,7 +94,7 @@ def template_environment(config: Config, kind: TemplateKind) -> jinja2.Environme
     env = jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
         undefined=jinja2.StrictUndefined,
-        autoescape=kind == "email",
+        autoescape=kind in ("email", "web"),
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
