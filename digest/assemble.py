@@ -14,6 +14,7 @@ from dataclasses import replace
 from digest.config import Config
 from digest.models import BuildReport, Issue, Item, Note, Section, Story, Theme
 from digest.quotes import quote_of_the_day
+from digest.summarize import blurb
 from digest.text import truncate_words
 from digest.themes import suggest_themes
 
@@ -49,7 +50,7 @@ def assemble(
     ranked = [s for s in ranked if s.id not in over]
     for story in ranked[config.build.max_stories :]:
         dropped.append(Note("assemble", story.id, f"over the issue's size budget: {story.title!r}"))
-    ranked = ranked[: config.build.max_stories]
+    ranked = [replace(s, summary=blurb(s.items[0])) for s in ranked[: config.build.max_stories]]
 
     themes: list[Theme] = [*config.themes, config.catch_all]
     sections = []

@@ -79,7 +79,12 @@ def _match_json(match: Match) -> dict[str, Any]:
 
 
 def _score_json(score: ThemeScore) -> dict[str, Any]:
-    return {"theme": score.theme, "score": score.score, "terms": list(score.terms)}
+    return {
+        "theme": score.theme,
+        "score": score.score,
+        "terms": list(score.terms),
+        "method": "learned profile" if score.learned else "key terms",
+    }
 
 
 def _links_json(links: Iterable[Link]) -> list[dict[str, str | None]]:

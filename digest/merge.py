@@ -21,7 +21,6 @@ from datasketch import MinHash, MinHashLSH
 
 from digest.models import Item, Match, Note, SourceRef, Story
 from digest.similarity import Features, Scorer, features
-from digest.summarize import blurb
 from digest.urls import canonical_url
 
 SAME_STORY = 0.40
@@ -180,7 +179,7 @@ def _story(group: list[Item], matches: tuple[Match, ...]) -> Story:
         url=url,
         source=lead.source,
         published=lead.published or (dates[0] if dates else None),
-        summary=blurb(lead),
+        summary="",  # written by assemble, for the stories that make the issue
         items=tuple(ordered),
         sources=tuple(sources),
         kind="feature" if any(i.kind == "article" for i in group) else "brief",

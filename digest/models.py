@@ -108,9 +108,13 @@ class SourceRef:
 
 @dataclass(frozen=True)
 class ThemeScore:
+    """Why a story leans to a theme: its term score and the terms found, or, when
+    `learned`, its similarity to the theme's profile and the words they share."""
+
     theme: str
     score: float
     terms: tuple[str, ...] = ()
+    learned: bool = False
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from digest.readers import read_local
 from digest.render import render_issue
 from digest.repeats import drop_repeats, published_record
 from digest.store import History
-from digest.themes import assign
+from digest.themes import assign_all
 from digest.window import Window, feed_raws, issue_window
 
 OUTPUT_FILES = ("digest.html", "digest.txt", "digest.json", "digest.eml")
@@ -95,7 +95,7 @@ def make_issue(
     merged = merge([i for i in items if i.kind != "quote"])
     kept = drop_repeats(merged.stories, history, date)
     dropped.extend(kept.dropped)
-    fresh = [assign(story, config.themes, config.catch_all) for story in kept.stories]
+    fresh = assign_all(list(kept.stories), config.themes, config.catch_all)
 
     report = BuildReport(
         corrections=tuple(corrections),

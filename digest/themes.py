@@ -1,18 +1,30 @@
 """Put every story under exactly one theme from the config's taxonomy.
 
-Each theme's key terms are counted in the headline (weighted most), the blurb
-and the body. Among the themes that score close to the best, the one listed
-first in config wins: the taxonomy lists specific themes before broad ones, so a
-deepfake story is deepfakes, not generic AI. A theme the headline names needs
-less support from the body than one it doesn't. A story no theme claims goes to
-the catch-all, whose name says so.
+Two signals, both explained in each story's `theme_scores`:
+
+1. Key terms. Each theme's terms are counted in the headline (weighted most),
+   the blurb and the body. Among the themes that score close to the best, the
+   one listed first in config wins: the taxonomy lists specific themes before
+   broad ones, so a deepfake story is deepfakes, not generic AI. A theme the
+   headline names needs less support from the body than one it doesn't.
+2. What the day's stories teach. Stories the terms place with confidence, plus
+   each theme's own description and terms, give every theme a profile of
+   IDF-weighted content words. A story no term claims is compared with those
+   profiles and joins the closest one when it is clearly close. So a story about
+   "protein folding in plant cells" can join biotech on the strength of the
+   day's other biotech stories, though no biotech term appears in it.
+
+A story neither signal places goes to the catch-all, whose name says so; and
+recurring topics among those are reported as suggested new themes.
 """
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import replace
-from functools import lru_cache
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 
 from digest.models import Note, Story, Theme, ThemeScore
 from digest.similarity import content_words
@@ -21,60 +33,236 @@ TITLE_WEIGHT = 3.0
 SUMMARY_WEIGHT = 2.0
 BODY_WEIGHT = 0.5
 BODY_HITS_CAP = 12
+BODY_WORDS = 400  # the lead of a story says what it is about
+LEAD_WORDS = 60  # scored like a blurb: what the story opens with
 MIN_SCORE = 2.0
 CLOSE_TO_BEST = 0.5
 HEADLINE_BAR = 0.25  # a theme named in the headline needs less of the body to win
 HINT_BONUS = 2.0
+CONFIDENT = 4.0  # a term score this high teaches the theme's profile
+LEARNED_MIN = 0.08  # cosine similarity to a profile needed to join it
+LEARNED_MARGIN = 1.25  # ... and this many times closer than the next theme
+PROFILE_WORDS = 60
 
 
-def assign(story: Story, themes: tuple[Theme, ...], catch_all: Theme) -> Story:
-    scored = [(_score(story, theme), _count(theme.terms, story.title)) for theme in themes]
+_TOKEN = re.compile(r"\w+")
+
+Entry = tuple[str, str]  # (theme key, term as written in config)
+
+
+class TermIndex:
+    """Every theme's terms in one index, so scoring a text is one pass over its words
+    (not one regular-expression scan per term): single words and acronyms by lookup,
+    phrases by their first word, `prefix*` terms by their first three letters."""
+
+    def __init__(self, themes: tuple[Theme, ...]) -> None:
+        self.words: dict[str, list[Entry]] = {}
+        self.acronyms: dict[str, list[Entry]] = {}
+        self.phrases: dict[str, list[tuple[tuple[str, ...], bool, Entry]]] = {}
+        self.prefixes: dict[str, list[tuple[str, Entry]]] = {}
+        for theme in themes:
+            for term in theme.terms:
+                entry = (theme.key, term)
+                prefix = term.endswith("*")
+                body = term.rstrip("*")
+                if body.isupper() and not prefix:
+                    for form in _plurals(body.replace(" ", "")):
+                        self.acronyms.setdefault(form, []).append(entry)
+                    continue
+                parts = tuple(w.lower() for w in _TOKEN.findall(body))
+                if not parts:
+                    continue
+                if len(parts) > 1:
+                    self.phrases.setdefault(parts[0], []).append((parts, prefix, entry))
+                elif prefix:
+                    self.prefixes.setdefault(parts[0][:3], []).append((parts[0], entry))
+                else:
+                    for form in _plurals(parts[0]):
+                        self.words.setdefault(form, []).append(entry)
+
+    def hits(self, text: str) -> dict[str, Counter[str]]:
+        """theme key -> term -> how often it occurs in the text."""
+        found: dict[str, Counter[str]] = {}
+        tokens = _TOKEN.findall(text)
+        low = [t.lower() for t in tokens]
+
+        def add(entries: Iterable[Entry], n: int) -> None:
+            for key, term in entries:
+                found.setdefault(key, Counter())[term] += n
+
+        for token, n in Counter(tokens).items():
+            if token in self.acronyms:
+                add(self.acronyms[token], n)
+        for word, n in Counter(low).items():
+            if word in self.words:
+                add(self.words[word], n)
+            for stem, entry in self.prefixes.get(word[:3], ()):
+                if word.startswith(stem):
+                    add((entry,), n)
+            if word in self.phrases:
+                for i in (i for i, w in enumerate(low) if w == word):
+                    add(
+                        (
+                            e
+                            for parts, pre, e in self.phrases[word]
+                            if _phrase_at(low, i, parts, pre)
+                        ),
+                        1,
+                    )
+        return found
+
+
+def _plurals(word: str) -> tuple[str, ...]:
+    return (word, word + "s", word + "es")
+
+
+def _phrase_at(words: list[str], i: int, parts: tuple[str, ...], prefix: bool) -> bool:
+    end = i + len(parts)
+    if end > len(words):
+        return False
+    for k, part in enumerate(parts):
+        word = words[i + k]
+        last = k == len(parts) - 1
+        if last and prefix:
+            if not word.startswith(part):
+                return False
+        elif word != part and not (last and word in (part + "s", part + "es")):
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class _Scored:
+    story: Story
+    scores: tuple[ThemeScore, ...]
+    winner: str
+    best: float
+
+
+def assign_all(stories: list[Story], themes: tuple[Theme, ...], catch_all: Theme) -> list[Story]:
+    """Every story under one theme: by its terms, else by the profiles the day taught."""
+    index = TermIndex(themes)
+    scored = [_by_terms(story, themes, index, catch_all) for story in stories]
+    words = [_story_words(s.story) for s in scored]
+    profiles = _profiles(scored, words, themes)
+    by_word: dict[str, list[tuple[str, float]]] = {}
+    for key, profile in profiles.items():
+        for word, value in profile.items():
+            by_word.setdefault(word, []).append((key, value))
+    out = []
+    for s, story_words in zip(scored, words, strict=True):
+        story = replace(s.story, theme=s.winner, theme_scores=s.scores)
+        if s.winner == catch_all.key and profiles:
+            story = _by_profile(story, story_words, by_word, list(profiles)) or story
+        out.append(story)
+    return out
+
+
+def assign(
+    story: Story, themes: tuple[Theme, ...], catch_all: Theme, min_score: float = MIN_SCORE
+) -> Story:
+    """One story by its terms alone."""
+    s = _by_terms(story, themes, TermIndex(themes), catch_all, min_score)
+    return replace(story, theme=s.winner, theme_scores=s.scores)
+
+
+def _by_terms(
+    story: Story,
+    themes: tuple[Theme, ...],
+    index: TermIndex,
+    catch_all: Theme,
+    min_score: float = MIN_SCORE,
+) -> _Scored:
+    body_text = " ".join([item.text for item in story.items] + [r.text for r in story.related])
+    body_text = " ".join(body_text.split()[:BODY_WORDS])
+    lead = story.summary or " ".join(story.items[0].text.split()[:LEAD_WORDS])
+    title_hits, summary_hits, body_hits = (index.hits(t) for t in (story.title, lead, body_text))
+    scored = []
+    none: Counter[str] = Counter()
+    for theme in themes:
+        title = title_hits.get(theme.key, none)
+        summary = summary_hits.get(theme.key, none)
+        body = body_hits.get(theme.key, none)
+        score = (
+            TITLE_WEIGHT * sum(title.values())
+            + SUMMARY_WEIGHT * sum(summary.values())
+            + BODY_WEIGHT * min(BODY_HITS_CAP, sum(body.values()))
+        )
+        if any(item.theme_hint == theme.key for item in story.items):
+            score += HINT_BONUS
+        terms = tuple(sorted(set(title) | set(summary) | set(body)))
+        scored.append((ThemeScore(theme.key, round(score, 2), terms), bool(title)))
     best = max((s.score for s, _ in scored), default=0.0)
     winner = catch_all.key
     for s, in_title in scored:
         bar = HEADLINE_BAR if in_title else CLOSE_TO_BEST
-        if s.score >= max(MIN_SCORE, bar * best):
+        if s.score >= max(min_score, bar * best):
             winner = s.theme
             break
-    scores = [s for s, _ in scored]
-    ranked = tuple(sorted((s for s in scores if s.score > 0), key=lambda s: (-s.score, s.theme)))
-    return replace(story, theme=winner, theme_scores=ranked)
+    ranked = tuple(sorted((s for s, _ in scored if s.score > 0), key=lambda s: (-s.score, s.theme)))
+    return _Scored(story, ranked, winner, best)
 
 
-def _score(story: Story, theme: Theme) -> ThemeScore:
-    title = _count(theme.terms, story.title)
-    summary = _count(theme.terms, story.summary)
-    body_text = " ".join(
-        [item.text for item in story.items] + [link.text for link in story.related]
+def _story_words(story: Story) -> Counter[str]:
+    text = " ".join(
+        [story.title, story.title, story.summary] + [i.text[:2000] for i in story.items]
     )
-    body = _count(theme.terms, " ".join(body_text.split()[:1500]))
-    score = (
-        TITLE_WEIGHT * sum(title.values())
-        + SUMMARY_WEIGHT * sum(summary.values())
-        + BODY_WEIGHT * min(BODY_HITS_CAP, sum(body.values()))
-    )
-    if any(item.theme_hint == theme.key for item in story.items):
-        score += HINT_BONUS
-    terms = tuple(sorted(set(title) | set(summary) | set(body)))
-    return ThemeScore(theme=theme.key, score=round(score, 2), terms=terms)
+    return Counter(content_words(text))
 
 
-def _count(terms: tuple[str, ...], text: str) -> dict[str, int]:
-    hits = {}
-    for term in terms:
-        n = len(_pattern(term).findall(text))
-        if n:
-            hits[term] = n
-    return hits
+def _profiles(
+    scored: list[_Scored], words: list[Counter[str]], themes: tuple[Theme, ...]
+) -> dict[str, dict[str, float]]:
+    """Each theme's profile: unit vector of IDF-weighted words from its confident stories
+    and its own description and terms."""
+    docs = [(s.winner, w) for s, w in zip(scored, words, strict=True)]
+    df: Counter[str] = Counter()
+    for _, counts in docs:
+        df.update(counts.keys())
+    n = len(docs)
+
+    def idf(word: str) -> float:
+        return math.log((1 + n) / (1 + df.get(word, 0))) + 1.0
+
+    profiles: dict[str, dict[str, float]] = {}
+    for theme in themes:
+        vector: dict[str, float] = {}
+        seed = " ".join([theme.name, theme.description, *(t.rstrip("*") for t in theme.terms)])
+        for word in content_words(seed):
+            vector[word] = vector.get(word, 0.0) + 2.0 * idf(word)
+        for s, (winner, counts) in zip(scored, docs, strict=True):
+            if winner == theme.key and s.best >= CONFIDENT:
+                for word, count in counts.items():
+                    vector[word] = vector.get(word, 0.0) + (1 + math.log(count)) * idf(word)
+        top = dict(sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[: PROFILE_WORDS * 10])
+        norm = math.sqrt(sum(v * v for v in top.values())) or 1.0
+        profiles[theme.key] = {w: v / norm for w, v in top.items()}
+    return profiles
 
 
-@lru_cache(maxsize=4096)
-def _pattern(term: str) -> re.Pattern[str]:
-    """A term matches as a whole word or phrase, plural or not; all-caps terms match case."""
-    words = [re.escape(w) for w in term.split()]
-    body = r"[\s-]+".join(words)
-    flags = 0 if term.isupper() else re.IGNORECASE
-    return re.compile(rf"(?<!\w){body}(?:s|es)?(?!\w)", flags)
+def _by_profile(
+    story: Story,
+    words: Counter[str],
+    by_word: dict[str, list[tuple[str, float]]],
+    keys: list[str],
+) -> Story | None:
+    dots: dict[str, float] = dict.fromkeys(keys, 0.0)
+    shared: dict[str, list[tuple[float, str]]] = {key: [] for key in keys}
+    norm = 0.0
+    for word, count in words.items():
+        weight = 1 + math.log(count)
+        norm += weight * weight
+        for key, value in by_word.get(word, ()):
+            dots[key] += weight * value
+            shared[key].append((value, word))
+    norm = math.sqrt(norm) or 1.0
+    sims = sorted(((dot / norm, key) for key, dot in dots.items()), key=lambda s: (-s[0], s[1]))
+    best, runner_up = sims[0], (sims[1] if len(sims) > 1 else (0.0, ""))
+    if best[0] < LEARNED_MIN or best[0] < LEARNED_MARGIN * runner_up[0]:
+        return None
+    terms = tuple(w for _, w in sorted(shared[best[1]], key=lambda vw: (-vw[0], vw[1]))[:6])
+    learned = ThemeScore(best[1], round(best[0], 3), terms, learned=True)
+    return replace(story, theme=best[1], theme_scores=(learned, *story.theme_scores))
 
 
 def suggest_themes(unthemed: list[Story], themes: tuple[Theme, ...]) -> tuple[Note, ...]:
@@ -87,7 +275,8 @@ def suggest_themes(unthemed: list[Story], themes: tuple[Theme, ...]) -> tuple[No
     stories_by_term: dict[str, set[str]] = {}
     titles = {s.id: s.title for s in unthemed}
     for story in unthemed:
-        for word in set(content_words(f"{story.title} {story.summary}")) - known:
+        lead = story.summary or " ".join(story.items[0].text.split()[:LEAD_WORDS])
+        for word in set(content_words(f"{story.title} {lead}")) - known:
             if not word.isdigit():
                 stories_by_term.setdefault(word, set()).add(story.id)
     topics: dict[frozenset[str], list[str]] = {}

@@ -1,0 +1,240 @@
+"""How good and how fast is the grouping? Theme labels and duplicate groups, measured.
+
+    python bench/eval_grouping.py                 # quality on the labelled corpus + scale runs
+    python bench/eval_grouping.py --no-scale      # quality only
+    python bench/eval_grouping.py --sizes 1000 10000 50000
+
+Quality: bench/labels/grouping.csv holds hand-checked labels (theme and duplicate
+group) for real items of ../shared/corpus/feeds, keyed by file and entry link. The
+items themselves are read from the corpus at run time, through the same feed
+parser and cleaner a build uses, then grouped by the same merge and theme stages
+with the shipped digest.toml's taxonomy. Printed: theme macro-F1 with a per-theme
+table and a confusion table, and duplicate-pair precision/recall/F1, side by side
+with a baseline (merge by page and headline only; themes by the first keyword hit
+in config order), so every figure shows what the real stages add.
+
+Scale: synthetic items (1,000 and 10,000 by default) grouped by merge + themes,
+with wall and CPU time and peak memory (RSS) for each size, each in a fresh process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from dataclasses import replace
+from itertools import combinations
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from digest.clean import clean  # noqa: E402
+from digest.collect import new_item  # noqa: E402
+from digest.config import Config, Source, load_config  # noqa: E402
+from digest.feeds import parse_feed  # noqa: E402
+from digest.merge import merge  # noqa: E402
+from digest.models import Block, Item, Story  # noqa: E402
+from digest.themes import assign, assign_all  # noqa: E402
+from digest.urls import canonical_url  # noqa: E402
+
+LABELS = REPO / "bench" / "labels" / "grouping.csv"
+Grouper = Callable[[list[Item], Config], list[Story]]
+
+
+def shared_dir() -> Path:
+    return Path(os.environ.get("DIGEST_SHARED", REPO.parent / "shared"))
+
+
+def load_items(corpus: Path) -> tuple[list[Item], dict[str, tuple[str, str]]]:
+    """The labelled items, cleaned as a build would, and item id -> (theme, group)."""
+    labels: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
+    with LABELS.open(newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            labels[row["file"]][row["key"]] = (row["theme"], row["group"])
+    items: list[Item] = []
+    gold: dict[str, tuple[str, str]] = {}
+    missing = 0
+    for file, keyed in sorted(labels.items()):
+        url = f"https://corpus.invalid/{file}"
+        feed = parse_feed((corpus / file).read_bytes(), None, url)
+        source = Source(name=file, url=url)
+        found = set()
+        for index, entry in enumerate(feed.entries):
+            key = next((k for k in (entry.url, entry.guid, f"#{index}") if k and k in keyed), None)
+            if key is None or key in found:
+                continue
+            found.add(key)
+            for item in clean(new_item(source, feed.title, entry).raw).items:
+                item = replace(item, id=f"{file}#{index}")
+                items.append(item)
+                gold[item.id] = keyed[key]
+        missing += len(set(keyed) - found)
+    if missing:
+        print(f"warning: {missing} labelled entries not found in the corpus", file=sys.stderr)
+    return items, gold
+
+
+def real_grouping(items: list[Item], config: Config) -> list[Story]:
+    return assign_all(list(merge(items).stories), config.themes, config.catch_all)
+
+
+def baseline_grouping(items: list[Item], config: Config) -> list[Story]:
+    """Merge only by page or headline; theme by the first keyword hit in config order."""
+    groups: dict[str, list[Item]] = {}
+    for item in items:
+        key = canonical_url(item.url) if item.url else item.title.lower()
+        groups.setdefault(key, []).append(item)
+    stories = []
+    for group in groups.values():
+        (story,) = merge(group[:1]).stories
+        story = replace(story, items=tuple(group))
+        stories.append(assign(story, config.themes, config.catch_all, min_score=0.01))
+    return stories
+
+
+def evaluate(stories: list[Story], gold: dict[str, tuple[str, str]]) -> dict[str, object]:
+    theme_of = {item.id: s.theme for s in stories for item in s.items}
+    story_of = {item.id: s.id for s in stories for item in s.items}
+    ids = sorted(gold)
+    labels = sorted({gold[i][0] for i in ids})
+    per_theme = {}
+    for label in labels:
+        tp = sum(1 for i in ids if gold[i][0] == label and theme_of[i] == label)
+        fp = sum(1 for i in ids if gold[i][0] != label and theme_of[i] == label)
+        fn = sum(1 for i in ids if gold[i][0] == label and theme_of[i] != label)
+        p = tp / (tp + fp) if tp + fp else 0.0
+        r = tp / (tp + fn) if tp + fn else 0.0
+        per_theme[label] = (p, r, 2 * p * r / (p + r) if p + r else 0.0, tp + fn)
+    confusion = Counter((gold[i][0], theme_of[i]) for i in ids)
+    gold_pairs = {
+        (a, b) for a, b in combinations(ids, 2) if gold[a][1] and gold[a][1] == gold[b][1]
+    }
+    predicted = {(a, b) for a, b in combinations(ids, 2) if story_of[a] == story_of[b]}
+    hit = len(gold_pairs & predicted)
+    precision = hit / len(predicted) if predicted else 1.0
+    recall = hit / len(gold_pairs) if gold_pairs else 1.0
+    return {
+        "macro_f1": sum(v[2] for v in per_theme.values()) / len(per_theme),
+        "accuracy": sum(1 for i in ids if gold[i][0] == theme_of[i]) / len(ids),
+        "per_theme": per_theme,
+        "confusion": confusion,
+        "labels": labels,
+        "pairs": (precision, recall, 2 * precision * recall / (precision + recall or 1)),
+        "pair_counts": (hit, len(predicted), len(gold_pairs)),
+        "missed": sorted(gold_pairs - predicted),
+        "extra": sorted(predicted - gold_pairs),
+    }
+
+
+def report(this: dict[str, object], base: dict[str, object], n: int) -> None:
+    print(f"Quality on {n} hand-labelled corpus items (this | baseline)")
+    print(f"  theme macro-F1      {this['macro_f1']:.3f} | {base['macro_f1']:.3f}")
+    print(f"  theme accuracy      {this['accuracy']:.3f} | {base['accuracy']:.3f}")
+    p, r, f = this["pairs"]  # type: ignore[misc]
+    bp, br, bf = base["pairs"]  # type: ignore[misc]
+    hit, pred, gold = this["pair_counts"]  # type: ignore[misc]
+    print(f"  duplicate pairs P   {p:.3f} | {bp:.3f}")
+    print(f"  duplicate pairs R   {r:.3f} | {br:.3f}")
+    print(f"  duplicate pairs F1  {f:.3f} | {bf:.3f}", end="")
+    print(f"   ({hit} of {gold} gold pairs found, {pred} predicted)")
+    print("\n  per theme (this): precision recall F1 support")
+    per_theme: dict[str, tuple[float, float, float, int]] = this["per_theme"]  # type: ignore[assignment]
+    for label, (tp, tr, tf, support) in per_theme.items():
+        print(f"    {label:13s} {tp:6.2f} {tr:6.2f} {tf:6.2f} {support:5d}")
+    labels: list[str] = this["labels"]  # type: ignore[assignment]
+    confusion: Counter[tuple[str, str]] = this["confusion"]  # type: ignore[assignment]
+    predicted_labels = sorted({b for _, b in confusion} | set(labels))
+    print("\n  confusion (rows: label, columns: predicted)")
+    print("    " + " " * 13 + " ".join(f"{c[:6]:>6s}" for c in predicted_labels))
+    for row in labels:
+        cells = " ".join(f"{confusion.get((row, c), 0):6d}" for c in predicted_labels)
+        print(f"    {row:13s}{cells}")
+    for name in ("missed", "extra"):
+        pairs: list[tuple[str, str]] = this[name]  # type: ignore[assignment]
+        if pairs:
+            print(f"\n  {name} duplicate pairs: " + "; ".join(f"{a} ~ {b}" for a, b in pairs[:8]))
+
+
+def synthetic(n: int, seed: int = 7) -> list[Item]:
+    """n items, about a third of them retellings of another with a fifth of the words changed."""
+    rng = random.Random(seed)
+    vocab = [f"w{i}" for i in range(30_000)] + ["battery", "AI", "rocket", "gene", "court"]
+    items: list[Item] = []
+    originals: list[list[str]] = []
+    for i in range(n):
+        if originals and rng.random() < 0.33:
+            words = list(rng.choice(originals))
+            for k in rng.sample(range(len(words)), len(words) // 5):
+                words[k] = rng.choice(vocab)
+        else:
+            words = [rng.choice(vocab) for _ in range(rng.randint(60, 400))]
+            originals.append(words)
+        items.append(
+            Item(
+                id=f"s{i:06d}",
+                origin="synthetic",
+                title=" ".join(words[:9]),
+                url=f"https://example.com/{i}",
+                source=f"Outlet {i % 40}",
+                published=None,
+                blocks=(Block("paragraph", " ".join(words[9:]) + "."),),
+            )
+        )
+    return items
+
+
+def scale_one(n: int, config: Config) -> None:
+    """Group n synthetic items in this (fresh) process; print seconds, CPU and peak RSS."""
+    items = synthetic(n)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start, cpu = time.perf_counter(), time.process_time()
+    stories = real_grouping(items, config)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"{seconds:.3f} {cpu:.3f} {peak / 1024:.1f} {(peak - before) / 1024:.1f} {len(stories)}")
+
+
+def scale(sizes: list[int]) -> None:
+    """Each size in its own process, so peak memory is that run's alone."""
+    print("\nScale: merge + themes on synthetic items (each size in a fresh process)")
+    print(f"  {'items':>7} {'wall s':>8} {'CPU s':>8} {'peak MB':>8} {'grew MB':>8} {'stories':>8}")
+    for n in sizes:
+        out = subprocess.run(
+            [sys.executable, __file__, "--scale-one", str(n)],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.split()
+        wall, cpu, peak, grew, stories = out
+        row = f"{float(wall):8.2f} {float(cpu):8.2f} {float(peak):8.1f} {float(grew):8.1f}"
+        print(f"  {n:7d} {row} {stories:>8}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--no-scale", action="store_true")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    config = load_config(REPO / "digest.toml")
+    if args.scale_one:
+        scale_one(args.scale_one, config)
+        return
+    items, gold = load_items(shared_dir() / "corpus" / "feeds")
+    this = evaluate(real_grouping(items, config), gold)
+    base = evaluate(baseline_grouping(items, config), gold)
+    report(this, base, len(gold))
+    if not args.no_scale:
+        scale(args.sizes)
+
+
+if __name__ == "__main__":
+    main()
