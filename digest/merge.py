@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from datasketch import MinHash, MinHashLSH
 
 from digest.models import Item, Match, Note, SourceRef, Story
-from digest.similarity import Features, Scorer, features
+from digest.similarity import Features, Scorer, content_words, features
 from digest.urls import canonical_url
 
 SAME_STORY = 0.40
-MAX_DAYS_APART = 7
+MAX_DAYS_APART = 10  # a weekly newsletter retells the week's news
+ROUNDUP_MATCH = 0.5
 NUM_PERM = 64
 LSH_THRESHOLD = 0.2
 
@@ -72,6 +73,10 @@ def merge(items: list[Item]) -> Merged:
             and _close_in_time(items[i], items[j])
             and scorer.similarity(i, j) >= SAME_STORY
         ):
+            groups.union(i, j)
+
+    for i, j in _roundup_pairs(items):
+        if groups.find(i) != groups.find(j) and _close_in_time(items[i], items[j]):
             groups.union(i, j)
 
     members: dict[int, list[int]] = {}
@@ -136,6 +141,33 @@ def _candidate_pairs(feats: list[Features]) -> Iterator[tuple[int, int]]:
                 yield i, j
 
 
+def _roundup_pairs(items: list[Item]) -> Iterator[tuple[int, int]]:
+    """A roundup ("Opus 4.6 Thinks Smarter, xAI Joins SpaceX, AI Outperforms Doctors")
+    joins the story its first headline retells; its other headlines stay its own, so
+    one roundup never chains unrelated stories together."""
+    titles = [frozenset(content_words(item.title)) for item in items]
+    by_word: dict[str, list[int]] = {}
+    for j, words in enumerate(titles):
+        for word in words:
+            by_word.setdefault(word, []).append(j)
+    for i, item in enumerate(items):
+        parts = re.split(r",\s+", item.title)
+        if len(parts) < 3:
+            continue
+        lead = frozenset(content_words(parts[0].removeprefix("The Batch: ")))
+        if len(lead) < 2:
+            continue
+        candidates = {j for w in lead if len(by_word[w]) <= 50 for j in by_word[w]} - {i}
+        best, score = None, 0.0
+        for j in sorted(candidates):
+            shared = len(lead & titles[j])
+            overlap = shared / len(lead | titles[j])
+            if shared >= 2 and overlap > score:
+                best, score = j, overlap
+        if best is not None and score >= ROUNDUP_MATCH:
+            yield i, best
+
+
 def _close_in_time(a: Item, b: Item) -> bool:
     if a.published is None or b.published is None:
         return True
@@ -149,6 +181,8 @@ def _match(lead: Item, item: Item, score: float) -> Match:
         return Match(item.id, "same page", score)
     if _words(item.title) == _words(lead.title):
         return Match(item.id, "same headline", score)
+    if len(re.split(r",\s+", item.title)) >= 3:
+        return Match(item.id, f"roundup whose first headline tells it ({score:.2f})", score)
     return Match(item.id, f"similar wording ({score:.2f})", score)
 
 

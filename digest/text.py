@@ -208,6 +208,8 @@ BOILERPLATE = tuple(
         r"^(Watch|Listen|Related|Read more|Also read)\s*:",
         r"^The post .{1,300} appeared first on .{1,120}$",  # WordPress feed footer
         r"^Continue reading\b.{0,120}$",
+        r"^Read (the )?full (article|story|post)\b.{0,40}$",
+        r"^(\d+ )?Comments?$",
     )
 )
 

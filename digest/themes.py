@@ -43,6 +43,7 @@ CONFIDENT = 4.0  # a term score this high teaches the theme's profile
 LEARNED_MIN = 0.08  # cosine similarity to a profile needed to join it
 LEARNED_MARGIN = 1.25  # ... and this many times closer than the next theme
 PROFILE_WORDS = 60
+COMMON_SHARE = 0.1  # words in more than this share of the day's stories are not profiled
 
 
 _TOKEN = re.compile(r"\w+")
@@ -224,6 +225,8 @@ def _profiles(
     def idf(word: str) -> float:
         return math.log((1 + n) / (1 + df.get(word, 0))) + 1.0
 
+    common = {w for w, k in df.items() if n >= 20 and k > COMMON_SHARE * n}
+
     profiles: dict[str, dict[str, float]] = {}
     for theme in themes:
         vector: dict[str, float] = {}
@@ -233,6 +236,8 @@ def _profiles(
         for s, (winner, counts) in zip(scored, docs, strict=True):
             if winner == theme.key and s.best >= CONFIDENT:
                 for word, count in counts.items():
+                    if word in common:
+                        continue  # words every story uses teach nothing about a theme
                     vector[word] = vector.get(word, 0.0) + (1 + math.log(count)) * idf(word)
         top = dict(sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[: PROFILE_WORDS * 10])
         norm = math.sqrt(sum(v * v for v in top.values())) or 1.0

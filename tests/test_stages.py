@@ -191,3 +191,18 @@ def test_recurring_unthemed_topics_are_suggested_as_new_themes() -> None:
     (suggestion,) = suggest_themes(unthemed, THEMES)
     assert "fungus" in suggestion.message
     assert "2 unthemed stories" in suggestion.message
+
+
+def test_a_roundup_joins_the_story_its_first_headline_tells_and_no_other() -> None:
+    launch = item(
+        "Introducing Claude Opus 4.6", "Anthropic releases a new model today.", item_id="a"
+    )
+    other = item("xAI joins SpaceX in a merger", "Musk merges his companies.", item_id="b")
+    roundup = item(
+        "Claude Opus 4.6 Thinks Smarter, xAI Joins SpaceX, AI Outperforms Doctors",
+        "This week's letter covers four stories.",
+        item_id="c",
+    )
+    stories = merge([launch, other, roundup]).stories
+    grouped = sorted(sorted(i.id for i in s.items) for s in stories)
+    assert grouped == [["a", "c"], ["b"]]
