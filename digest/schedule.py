@@ -76,7 +76,7 @@ class DailyCronTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 has 
 
 def _second_occurrence(moment: dt.datetime, zone: dt.tzinfo) -> bool:
     """True when the wall-clock time of `moment` happened once already, an hour earlier."""
-    wall = moment.astimezone(zone).replace(tzinfo=None)
+    wall = moment.astimezone(dt.UTC).astimezone(zone).replace(tzinfo=None)
     first = wall.replace(tzinfo=zone, fold=0)
     return first.astimezone(dt.UTC) != moment.astimezone(dt.UTC)
 
@@ -144,8 +144,9 @@ def _weekday(text: str) -> int:
     raise CronError(f"unknown weekday {text!r} (0-7 or sun-sat)")
 
 
-def plan(config: Config) -> list[JobSpec]:
-    """The jobs `[schedule]` asks for, in a stable order."""
+def plan(config: Config, now: dt.datetime) -> list[JobSpec]:
+    """The jobs `[schedule]` asks for, in a stable order; a new collect job first runs one
+    interval after `now`."""
     settings = config.schedule
     zone = zoneinfo.ZoneInfo(settings.timezone)
     jobs: list[JobSpec] = []
@@ -155,7 +156,11 @@ def plan(config: Config) -> list[JobSpec]:
             JobSpec(
                 id=COLLECT,
                 func="digest.schedule:collect_job",
-                trigger=IntervalTrigger(seconds=minutes * 60, timezone=zone),
+                trigger=IntervalTrigger(
+                    seconds=minutes * 60,
+                    start_date=now + dt.timedelta(minutes=minutes),
+                    timezone=zone,
+                ),
                 what=f"collect the feeds every {minutes:g} minutes",
             )
         )
@@ -199,7 +204,13 @@ def next_runs(trigger: BaseTrigger, now: dt.datetime, count: int) -> list[dt.dat
 def issue_date(config: Config, run_time: dt.datetime) -> dt.date:
     """The issue a daily run builds: the date of its scheduled time in the schedule's zone,
     so a run that starts late (after midnight, say) still builds the issue it was for."""
-    return run_time.astimezone(zoneinfo.ZoneInfo(config.schedule.timezone)).date()
+    return local_time(run_time, zoneinfo.ZoneInfo(config.schedule.timezone)).date()
+
+
+def local_time(moment: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
+    """`moment` on the zone's clock. Through UTC, since APScheduler may hand back a time
+    that does not exist on that clock (02:30 on a spring-forward day) in the zone itself."""
+    return moment.astimezone(dt.UTC).astimezone(zone)
 
 
 def collect_job(config_file: str, *, run_time: dt.datetime | None = None) -> RunResult:

@@ -49,7 +49,7 @@ from apscheduler.job import Job
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from digest.config import Config, ConfigError
-from digest.schedule import JobSpec, RunResult, next_runs, plan, same_schedule
+from digest.schedule import JobSpec, RunResult, local_time, next_runs, plan, same_schedule
 from digest.schedulestore import DatabaseJobStore, Holder, Run, SQLiteScheduleState
 from digest.store import Database
 
@@ -266,9 +266,7 @@ class Runtime:
         )
 
     def local(self, moment: dt.datetime) -> str:
-        local = moment.astimezone(self.zone)
-        seconds = ":%S" if local.second or local.microsecond else ""
-        return local.strftime(f"%a %Y-%m-%d %H:%M{seconds} %Z")
+        return _View(self.zone).when(moment)
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
@@ -320,7 +318,7 @@ def run_scheduler(config: Config, log_format: str = "text", stream: IO[str] | No
     settings = config.schedule
     zone = zoneinfo.ZoneInfo(settings.timezone)
     setup_logging(log_format, zone, stream or sys.stderr)
-    jobs = plan(config)
+    jobs = plan(config, dt.datetime.now(dt.UTC))
     if not jobs:
         raise ConfigError(
             f"{config.file}: schedule: nothing to run (collect_every_minutes = 0 and "
@@ -454,6 +452,7 @@ def _kept_next_run(
             event="due",
             job=spec.id,
             due=len(due),
+            last_due=due[-1].isoformat(),
         )
     return kept
 
@@ -477,7 +476,7 @@ class _View:
     def when(self, moment: dt.datetime | None) -> str:
         if moment is None:
             return "never"
-        local = moment.astimezone(self.zone)
+        local = local_time(moment, self.zone)
         seconds = ":%S" if local.second or local.microsecond else ""
         return local.strftime(f"%a %Y-%m-%d %H:%M{seconds} %Z")
 
@@ -485,7 +484,7 @@ class _View:
 def list_lines(config: Config, now: dt.datetime, count: int = 5) -> Iterator[str]:
     """`digest schedule --list`: each job and its next run times in the schedule's zone."""
     view = _View(zoneinfo.ZoneInfo(config.schedule.timezone))
-    for spec in plan(config):
+    for spec in plan(config, now):
         yield f"{spec.id}: {spec.what}"
         for fire in next_runs(spec.trigger, now, count):
             yield f"  {view.when(fire)}"
@@ -507,7 +506,7 @@ def status_lines(config: Config, now: dt.datetime) -> Iterator[str]:
                 f"{holder.host} since {view.when(holder.since)}"
             )
         stored = state.next_run_times()
-        for spec in plan(config):
+        for spec in plan(config, now):
             yield f"{spec.id}: {spec.what}"
             last = state.last_run(spec.id)
             yield "  last run:     " + (_run_line(view, last) if last else "never")
