@@ -55,9 +55,12 @@ class JobSpec:
 
 @dataclass(frozen=True)
 class RunResult:
+    """What a run did; `stop` when a stop was asked for while it finished its last step."""
+
     ok: bool
     summary: str
     counts: dict[str, int] = field(default_factory=dict)
+    stop: bool = False
 
 
 class DailyCronTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 has no types
@@ -244,7 +247,7 @@ def daily_job(config_file: str, *, run_time: dt.datetime | None = None) -> RunRe
     date = issue_date(config, run_time or dt.datetime.now(dt.UTC))
     parts: list[str] = []
     counts: dict[str, int] = {}
-    ok = True
+    ok, stop = True, False
     database = Database(config.state_path)
     try:
         store = SQLiteItemStore(database)
@@ -252,9 +255,14 @@ def daily_job(config_file: str, *, run_time: dt.datetime | None = None) -> RunRe
             collected = _collect(config, store)
             parts.append(collected.summary)
             counts.update(collected.counts)
-        with hold_interrupts():
-            now = dt.datetime.now(dt.UTC)
-            result = build(config, date, config.build.out, SQLiteHistory(database), store, now)
+        try:
+            with hold_interrupts():
+                now = dt.datetime.now(dt.UTC)
+                result = build(config, date, config.build.out, SQLiteHistory(database), store, now)
+        except KeyboardInterrupt:
+            if config.schedule.send:
+                raise  # stop before the batch starts; the next start runs this job again
+            stop = True  # the build was the last step: this run is done, then stop
     finally:
         database.close()
     issue = result.issue
@@ -268,7 +276,7 @@ def daily_job(config_file: str, *, run_time: dt.datetime | None = None) -> RunRe
         parts.append(sent.summary)
         counts.update(sent.counts)
         ok = sent.ok
-    return RunResult(ok, "; ".join(parts), counts)
+    return RunResult(ok, "; ".join(parts), counts, stop=stop)
 
 
 def _collect(config: Config, store: ItemStore) -> RunResult:

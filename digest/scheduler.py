@@ -57,8 +57,22 @@ LOG = logging.getLogger("digest.schedule")
 MAX_COUNTED = 10_000  # missed runs counted for the start-up log line, at most
 
 
+# The OS lock is held but the holder has not written its record yet.
+STARTING = Holder(pid=0, host="", since=dt.datetime.min.replace(tzinfo=dt.UTC))
+
+
 class SchedulerBusy(Exception):
     """Another `digest schedule` holds this state store."""
+
+
+def _told_errors() -> tuple[type[Exception], ...]:
+    """digest's own errors, worded for the user: their message is the whole story."""
+    from digest.recipients import RecipientError
+    from digest.send import NotBuilt
+    from digest.signing import SigningError
+    from digest.transport import TransportError
+
+    return (NotBuilt, RecipientError, SigningError, TransportError)
 
 
 def lock_path(config: Config) -> Path:
@@ -116,7 +130,7 @@ def holder_if_running(config: Config, state: SQLiteScheduleState) -> Holder | No
         try:
             fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return state.holder() or Holder(pid=0, host="?", since=dt.datetime.now(dt.UTC))
+            return state.holder() or STARTING
         fcntl.flock(file.fileno(), fcntl.LOCK_UN)
     return None
 
@@ -201,6 +215,7 @@ class Runtime:
             return False
         started = dt.datetime.now(dt.UTC)
         clock = time.monotonic()
+        bug: Exception | None = None
         self.running = job.id
         try:
             result: RunResult = job.func(*job.args, run_time=run_time, **job.kwargs)
@@ -212,8 +227,9 @@ class Runtime:
         except ConfigError as exc:
             result = RunResult(False, f"config error: {exc}")
         except Exception as exc:  # a failing job must never stop the scheduler
-            LOG.debug("job %s failed", job.id, exc_info=True)
             result = RunResult(False, f"{type(exc).__name__}: {exc}")
+            if not isinstance(exc, _told_errors()):
+                bug = exc  # not one of digest's own worded errors: keep the traceback
         finally:
             self.running = None
         seconds = time.monotonic() - clock
@@ -223,9 +239,12 @@ class Runtime:
             started,
             "ok" if result.ok else "failed",
             result.summary,
+            error=bug,
             seconds=round(seconds, 3),
             **result.counts,
         )
+        if result.stop or self.stopping:
+            self.stop()
         return result.ok
 
     def missed(self, job: Job, run_time: dt.datetime, late: dt.timedelta) -> None:
@@ -247,6 +266,7 @@ class Runtime:
         result: Any,
         summary: str,
         level: int | None = None,
+        error: Exception | None = None,
         **fields: Any,
     ) -> None:
         self.state.record(Run(job, run_time, started, dt.datetime.now(dt.UTC), result, summary))
@@ -254,15 +274,20 @@ class Runtime:
             level = logging.INFO if result == "ok" else logging.ERROR
         if result == "interrupted":
             level = logging.WARNING
-        _say(
+        LOG.log(
             level,
             f"{job} run due {self.local(run_time)}: {result}: {summary}",
-            event="run",
-            job=job,
-            scheduled_for=run_time.isoformat(),
-            result=result,
-            summary=summary,
-            **fields,
+            exc_info=(type(error), error, error.__traceback__) if error else None,
+            extra={
+                "fields": {
+                    "event": "run",
+                    "job": job,
+                    "scheduled_for": run_time.isoformat(),
+                    "result": result,
+                    "summary": summary,
+                    **fields,
+                }
+            },
         )
 
     def local(self, moment: dt.datetime) -> str:
@@ -500,6 +525,8 @@ def status_lines(config: Config, now: dt.datetime) -> Iterator[str]:
         holder = holder_if_running(config, state)
         if holder is None:
             yield f"digest schedule is not running for {config.state_path}"
+        elif holder is STARTING:
+            yield f"digest schedule is starting for {config.state_path}"
         else:
             yield (
                 f"digest schedule is running for {config.state_path}: pid {holder.pid} on "

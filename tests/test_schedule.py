@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from feedserver import FeedServer, Reply, rss
+from smtp_sink import Sink, SMTPServer
 from test_build import REPO, run_digest
 
 from digest.config import ConfigError, load_config, parse_config
@@ -225,14 +226,14 @@ def launch() -> Iterator[Callable[[Path], Scheduler]]:
         scheduler.kill()
 
 
-def make_project(folder: Path, schedule: str, extra: str = "") -> Path:
+def make_project(folder: Path, schedule: str, extra: str = "", newsletter: str = "") -> Path:
     (folder / "src").mkdir(exist_ok=True)
     (folder / "src" / "cells.md").write_text(
         "# Sodium cells get cheaper\n\nA sodium-ion cell now costs less than lithium. "
         "It charges fast and keeps working in the cold.\n"
     )
     (folder / "digest.toml").write_text(
-        '[newsletter]\ntimezone = "America/New_York"\n\n'
+        f'[newsletter]\ntimezone = "America/New_York"\n{newsletter}\n'
         '[[sources]]\nname = "Notes"\npath = "src"\n'
         f"{extra}\n[schedule]\n{schedule}\n"
     )
@@ -258,19 +259,22 @@ def test_jobs_fire_and_sigterm_stops_the_scheduler_cleanly(
 ) -> None:
     project = make_project(tmp_path, 'collect_every_minutes = 0.02\nbuild_cron = "*/2 * * * * *"')
     scheduler = launch(project)
-    built = scheduler.wait_for(is_run("daily"))
     scheduler.wait_for(is_run("collect"))
+    assert f"running for {project / '.digest' / 'state.sqlite'}: pid " in status(project)
+    asked = dt.datetime.now(dt.UTC)
+    built = scheduler.wait_for(
+        lambda e: is_run("daily")(e) and dt.datetime.fromisoformat(e["time"]) > asked
+    )
     date = when(built).astimezone(NEW_YORK).date().isoformat()
     assert built["stories"] == 1 and f"built the {date} issue" in built["message"]
     assert (project / "out" / date / "digest.html").is_file()
-    assert f"running for {project / '.digest' / 'state.sqlite'}: pid " in status(project)
 
     assert scheduler.stop() == 0
     assert not list((project / "out" / date).glob(".*.tmp"))
     shown = status(project)
     assert "not running" in shown
     assert shown.count("last run:") == 2 and "ok: built the" in shown
-    assert "ok: no enabled feed sources" in shown
+    assert "collect: collect the feeds every 0.02 minutes" in shown
 
 
 def test_runs_missed_while_stopped_are_coalesced_into_one_run_within_the_grace_period(
@@ -392,6 +396,52 @@ def test_sigterm_during_a_collect_stops_it_and_the_run_is_due_again_at_the_next_
         assert rerun["result"] == "ok"
         assert when(interrupted) <= when(rerun) < again.started_at
         assert again.stop() == 0
+
+
+def test_a_scheduled_send_survives_an_smtp_outage_and_a_sigterm_mid_batch(
+    tmp_path: Path, launch: Callable[[Path], Scheduler]
+) -> None:
+    with socket.socket() as probe:  # a port nobody listens on, for now
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    readers = ["ann@example.net", "bob@example.net", "cy@example.net"]
+    project = make_project(
+        tmp_path,
+        'collect_every_minutes = 0\nbuild_cron = "*/2 * * * * *"\nsend = true',
+        extra=f'[smtp]\nhost = "127.0.0.1"\nport = {port}\nsecurity = "none"\ntimeout = 5\n'
+        "[send]\nretries = 1\nretry_delay = 0.01\n",
+        newsletter=f"to = {json.dumps(readers)}\n",
+    )
+    scheduler = launch(project)
+    outage = scheduler.wait_for(is_run("daily", "failed"))
+    assert "built the" in outage["message"] and "sent to 0 readers" in outage["message"]
+    assert "digest send --date" in outage["message"]
+
+    held = threading.Event()
+
+    def slow_first_message(stage: str, address: str, n: int) -> str | None:
+        if stage == "data" and n == 1:
+            held.set()
+            time.sleep(1.5)  # the answer to the first message takes a while
+        return None
+
+    sink = Sink(script=slow_first_message)
+    server = SMTPServer(sink, port=port)
+    try:
+        assert held.wait(20), "the next run never sent"
+        scheduler.process.send_signal(signal.SIGTERM)  # while the first message is in flight
+        assert scheduler.process.wait(timeout=15) == 0
+        scheduler.wait_for(is_run("daily", "interrupted"))
+        assert [r.recipients for r in sink.received] == [[readers[0]]]
+
+        again = launch(project)
+        again.wait_for(lambda e: e.get("event") == "resume")
+        done = again.wait_for(is_run("daily"))
+        assert done["sent"] == 2 and done["already_sent"] == 1
+        assert again.stop() == 0
+    finally:
+        server.close()
+    assert sorted(a for r in sink.received for a in r.recipients) == sorted(readers)
 
 
 def test_the_crontab_line_and_systemd_unit_in_the_readme_exist() -> None:
