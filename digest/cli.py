@@ -292,7 +292,8 @@ def _send(
 )
 def schedule(config_path: Path | None, list_: bool, status: bool, log_format: str) -> None:
     """Collect and build (and send) on the [schedule] in config, in the foreground."""
-    from digest.scheduler import SchedulerBusy, list_lines, run_scheduler, status_lines
+    from digest.schedulecli import list_lines, status_lines
+    from digest.scheduler import SchedulerBusy, run_scheduler
 
     config = _load(config_path)
     if list_ or status:

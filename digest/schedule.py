@@ -70,7 +70,7 @@ class DailyCronTrigger(CronTrigger):  # type: ignore[misc]  # APScheduler 3 has 
         self, previous_fire_time: dt.datetime | None, now: dt.datetime
     ) -> dt.datetime | None:
         fire: dt.datetime | None = super().get_next_fire_time(previous_fire_time, now)
-        for _ in range(100):  # a repeated hour holds at most 60 minutely times
+        for _ in range(3700):  # a repeated hour holds at most 3,600 times a second
             if fire is None or not _second_occurrence(fire, self.timezone):
                 return fire
             fire = super().get_next_fire_time(fire, fire)
@@ -214,6 +214,15 @@ def local_time(moment: dt.datetime, zone: dt.tzinfo) -> dt.datetime:
     """`moment` on the zone's clock. Through UTC, since APScheduler may hand back a time
     that does not exist on that clock (02:30 on a spring-forward day) in the zone itself."""
     return moment.astimezone(dt.UTC).astimezone(zone)
+
+
+def clock_time(moment: dt.datetime | None, zone: dt.tzinfo) -> str:
+    """`Mon 2026-03-09 06:00 EDT`, with seconds only when there are some."""
+    if moment is None:
+        return "never"
+    local = local_time(moment, zone)
+    seconds = ":%S" if local.second or local.microsecond else ""
+    return local.strftime(f"%a %Y-%m-%d %H:%M{seconds} %Z")
 
 
 def collect_job(config_file: str, *, run_time: dt.datetime | None = None) -> RunResult:

@@ -31,8 +31,6 @@ import socket
 import sys
 import time
 import zoneinfo
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO, Any
@@ -49,7 +47,7 @@ from apscheduler.job import Job
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from digest.config import Config, ConfigError
-from digest.schedule import JobSpec, RunResult, local_time, next_runs, plan, same_schedule
+from digest.schedule import JobSpec, RunResult, clock_time, plan, same_schedule
 from digest.schedulestore import DatabaseJobStore, Holder, Run, SQLiteScheduleState
 from digest.store import Database
 
@@ -291,7 +289,7 @@ class Runtime:
         )
 
     def local(self, moment: dt.datetime) -> str:
-        return _View(self.zone).when(moment)
+        return clock_time(moment, self.zone)
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
@@ -489,69 +487,3 @@ def _span(delta: dt.timedelta) -> str:
     if seconds < 7200:
         return f"{seconds / 60:.0f} min"
     return f"{seconds / 3600:.1f} h"
-
-
-# --- --list and --status -------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _View:
-    zone: zoneinfo.ZoneInfo
-
-    def when(self, moment: dt.datetime | None) -> str:
-        if moment is None:
-            return "never"
-        local = local_time(moment, self.zone)
-        seconds = ":%S" if local.second or local.microsecond else ""
-        return local.strftime(f"%a %Y-%m-%d %H:%M{seconds} %Z")
-
-
-def list_lines(config: Config, now: dt.datetime, count: int = 5) -> Iterator[str]:
-    """`digest schedule --list`: each job and its next run times in the schedule's zone."""
-    view = _View(zoneinfo.ZoneInfo(config.schedule.timezone))
-    for spec in plan(config, now):
-        yield f"{spec.id}: {spec.what}"
-        for fire in next_runs(spec.trigger, now, count):
-            yield f"  {view.when(fire)}"
-
-
-def status_lines(config: Config, now: dt.datetime) -> Iterator[str]:
-    """`digest schedule --status`: who runs the schedule; each job's last run, last failure
-    and next run."""
-    view = _View(zoneinfo.ZoneInfo(config.schedule.timezone))
-    database = Database(config.state_path)
-    try:
-        state = SQLiteScheduleState(database)
-        holder = holder_if_running(config, state)
-        if holder is None:
-            yield f"digest schedule is not running for {config.state_path}"
-        elif holder is STARTING:
-            yield f"digest schedule is starting for {config.state_path}"
-        else:
-            yield (
-                f"digest schedule is running for {config.state_path}: pid {holder.pid} on "
-                f"{holder.host} since {view.when(holder.since)}"
-            )
-        stored = state.next_run_times()
-        for spec in plan(config, now):
-            yield f"{spec.id}: {spec.what}"
-            last = state.last_run(spec.id)
-            yield "  last run:     " + (_run_line(view, last) if last else "never")
-            failure = state.last_failure(spec.id)
-            if failure is not None and failure != last:
-                yield "  last problem: " + _run_line(view, failure)
-            kept = state.stored_trigger(spec.id)
-            if kept is not None and same_schedule(kept[0], spec.trigger) and spec.id in stored:
-                yield f"  next run:     {view.when(stored[spec.id])}"
-            else:
-                first = next_runs(spec.trigger, now, 1)
-                yield (
-                    "  next run:     not scheduled yet; "
-                    f"{view.when(first[0] if first else None)} once digest schedule starts"
-                )
-    finally:
-        database.close()
-
-
-def _run_line(view: _View, run: Run) -> str:
-    return f"{view.when(run.scheduled_for)}: {run.result}: {run.summary}"
