@@ -414,7 +414,7 @@ def _run(
 
     def started(event: object) -> None:
         for job in store.get_all_jobs():
-            overdue = " (overdue: runs now)" if job.next_run_time <= now else ""
+            overdue = " (overdue)" if job.next_run_time <= now else ""
             _say(
                 logging.INFO,
                 f"{job.id} next due {runtime.local(job.next_run_time)}{overdue}",
@@ -442,7 +442,7 @@ def _kept_next_run(
     state: SQLiteScheduleState,
     now: dt.datetime,
     runtime: Runtime,
-    spec_coalesce: bool,
+    coalesce: bool,
 ) -> dt.datetime | None:
     """The stored next run time when the schedule is unchanged (earlier if the last run was
     interrupted, so that it is due again); None to start the job afresh from now."""
@@ -466,7 +466,7 @@ def _kept_next_run(
             break
         due.append(fire)
     if kept <= now:
-        how = "coalesced into one run" if len(due) > 1 and spec_coalesce else "run"
+        how = "coalesced into one run" if len(due) > 1 and coalesce else "run"
         runs = f"{len(due)} runs" if len(due) > 1 else "1 run"
         _say(
             logging.INFO,
