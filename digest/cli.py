@@ -221,11 +221,6 @@ def _when(moment: dt.datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "never"
 
 
-def _not_yet(name: str) -> None:
-    click.echo(f"digest {name}: not available in this version yet", err=True)
-    sys.exit(1)
-
-
 @cli.command()
 @CONFIG_OPTION
 @click.option(
@@ -284,10 +279,33 @@ def _send(
 
 @cli.command()
 @CONFIG_OPTION
-def schedule(config_path: Path | None) -> None:
-    """Run scheduled collection and daily builds (not available yet)."""
-    _load(config_path)
-    _not_yet("schedule")
+@click.option("--list", "list_", is_flag=True, help="Print each job's next run times and exit.")
+@click.option(
+    "--status", is_flag=True, help="Show each job's last run, last problem and next run; exit."
+)
+@click.option(
+    "--log-format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="One line per event on stderr, as text or as JSON objects.",
+)
+def schedule(config_path: Path | None, list_: bool, status: bool, log_format: str) -> None:
+    """Collect and build (and send) on the [schedule] in config, in the foreground."""
+    from digest.schedulecli import list_lines, status_lines
+    from digest.scheduler import SchedulerBusy, run_scheduler
+
+    config = _load(config_path)
+    if list_ or status:
+        lines = list_lines if list_ else status_lines
+        for line in lines(config, dt.datetime.now(dt.UTC)):
+            click.echo(line)
+        return
+    try:
+        run_scheduler(config, log_format)
+    except SchedulerBusy as exc:
+        click.echo(f"digest schedule: error: {exc}", err=True)
+        sys.exit(1)
 
 
 @cli.command()

@@ -73,6 +73,9 @@ KEYS: dict[str, frozenset[str]] = {
     ),
     "dkim": frozenset({"selector", "domain", "key_file"}),
     "serve": frozenset({"host", "port"}),
+    "schedule": frozenset(
+        {"collect_every_minutes", "build_cron", "timezone", "send", "grace_minutes", "coalesce"}
+    ),
 }
 
 
@@ -123,6 +126,22 @@ class FetchSettings:
 class ServeSettings:
     host: str = "127.0.0.1"
     port: int = 8000
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """What `digest schedule` runs: a collect every N minutes, the daily issue on a cron time.
+
+    `build_cron` is kept as written (checked at load time); `digest.schedule` turns it into
+    a trigger. An empty `build_cron` or a zero interval turns that job off.
+    """
+
+    collect_every_minutes: float = 60.0
+    build_cron: str = "0 6 * * *"
+    timezone: str = "UTC"
+    send: bool = False
+    grace_minutes: float = 60.0
+    coalesce: bool = True
 
 
 @dataclass(frozen=True)
@@ -204,6 +223,7 @@ class Config:
     smtp: SMTPSettings = field(default_factory=SMTPSettings)
     dkim: DKIMSettings = field(default_factory=DKIMSettings)
     serve: ServeSettings = field(default_factory=ServeSettings)
+    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
 
     @property
     def root(self) -> Path:
@@ -330,6 +350,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
         smtp=_parse_smtp(t.table("smtp"), root),
         dkim=_parse_dkim(t.table("dkim"), root),
         serve=_parse_serve(t.table("serve")),
+        schedule=_parse_schedule(t.table("schedule"), newsletter),
     )
 
 
@@ -428,6 +449,40 @@ def _parse_serve(t: _Table) -> ServeSettings:
     if port > 65535:
         raise t.error("port", f"expected a port number up to 65535, got {port}")
     return ServeSettings(host=host, port=port)
+
+
+def _parse_schedule(t: _Table, newsletter: Newsletter) -> ScheduleSettings:
+    """The scheduler's jobs; a bad cron expression or zone is caught here, before any start."""
+    from digest.schedule import CronError, daily_trigger
+
+    t.only(KEYS["schedule"])
+    at = newsletter.send_time
+    default_cron = f"{at.minute} {at.hour} * * *"
+    every = t.number("collect_every_minutes", ScheduleSettings.collect_every_minutes)
+    if every < 0:
+        raise t.error("collect_every_minutes", "must be 0 (no collecting) or more minutes")
+    grace = t.number("grace_minutes", ScheduleSettings.grace_minutes)
+    if grace < 0:
+        raise t.error("grace_minutes", "must be 0 or more minutes")
+    timezone = t.text("timezone", newsletter.timezone)
+    try:
+        zoneinfo.ZoneInfo(timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise t.error("timezone", f"unknown time zone {timezone!r}") from exc
+    cron = t.text("build_cron", default_cron).strip()
+    if cron:
+        try:
+            daily_trigger(cron, timezone)
+        except CronError as exc:
+            raise t.error("build_cron", str(exc)) from exc
+    return ScheduleSettings(
+        collect_every_minutes=every,
+        build_cron=cron,
+        timezone=timezone,
+        send=t.flag("send", ScheduleSettings.send),
+        grace_minutes=grace,
+        coalesce=t.flag("coalesce", ScheduleSettings.coalesce),
+    )
 
 
 def _source(t: _Table, root: Path, index: int) -> Source:

@@ -105,14 +105,15 @@ class Sink:
 
 
 class SMTPServer:
-    """Serve `sink` on 127.0.0.1 on a free port until `close()`."""
+    """Serve `sink` on 127.0.0.1 on a free port (or `port`) until `close()`."""
 
-    def __init__(self, sink: Sink, **smtp_options: Any) -> None:
+    def __init__(self, sink: Sink, port: int = 0, **smtp_options: Any) -> None:
         from aiosmtpd.smtp import SMTP
 
         self.sink = sink
         sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
         self.port: int = sock.getsockname()[1]
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)

@@ -31,6 +31,7 @@ def test_every_config_key_is_documented_in_its_table() -> None:
         "smtp": "[smtp]",
         "dkim": "[dkim]",
         "serve": "[serve]",
+        "schedule": "[schedule]",
     }
     assert set(headings) == set(KEYS)
     for table, keys in KEYS.items():
