@@ -153,7 +153,7 @@ def send_issue(
     own = database is None
     db = Database(config.state_path) if database is None else database
     try:
-        log = SQLiteSendLog(db)
+        log = SQLiteSendLog(db, config.send.sync_interval)
         # Read, checked and recorded in one transaction: a bad address anywhere adds nobody.
         count = log.enqueue(date, iter_recipients(config, to), clock())
         if resend_in_doubt:

@@ -25,18 +25,21 @@ than a gap. Ctrl-C cannot open that window: it is held back while a message is
 in flight and takes effect once the answer is recorded.
 
 What reaches the disk when. The database runs in WAL mode with synchronous=NORMAL:
-a commit is in the operating system's hands at once (it survives the process
-crashing or being killed) but is synced to the disk only at checkpoints. That
-is enough for everything except the `sending` mark, which is committed with an
-fsync (`durable`) because a power cut or kernel crash that lost it would turn a
-reader whose message already left back into `pending`: sent twice. The outcome
-that follows is not synced: losing it to a power cut leaves the reader
-`sending`, in doubt, never sent twice; and the next reader's synced mark syncs
-it too, so at most the last reader before the cut is affected. One fsync per
-message instead of two, and none of the per-reader bookkeeping (who is pending,
-in which order) is kept in memory: this run's readers are a temporary table
-filled from the recipient list as it is read, so memory does not grow with
-the number of readers.
+a commit is in the operating system's hands at once, so it survives the process
+crashing or being killed, but reaches the disk (fsync) only at checkpoints. A
+power cut or kernel crash can lose the commits since the last sync, and a lost
+`sending` mark would turn a reader whose message already left back into
+`pending`: sent twice. So `begin` syncs its commit (and, the WAL being written
+in order, every commit before it) whenever `sync_interval` seconds have passed
+since the last sync: a power cut can duplicate at most the last `sync_interval`
+seconds of sending. With 0, every `sending` mark is synced before its message
+leaves and a power cut duplicates nobody (a lost outcome leaves its reader
+`sending`, in doubt), at one fsync per message: milliseconds on many disks,
+which is why it is not the default. Outcomes are never synced on their own.
+
+None of the per-reader bookkeeping (who is pending, in which order) is kept in
+memory: this run's readers are a temporary table filled from the recipient
+list as it is read, so memory does not grow with the number of readers.
 """
 
 from __future__ import annotations
