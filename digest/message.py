@@ -204,7 +204,7 @@ def list_unsubscribe(config: Config, recipient: str | None = None) -> str:
     if mailto and not mailto.startswith("mailto:"):
         mailto = "mailto:" + mailto
     if recipient is not None:
-        who = quote(mailbox(recipient), safe="@")
+        who = quote(_mailbox(recipient), safe="@")
         url += ("&" if "?" in url else "?") + "email=" + who
         if mailto:
             mailto += ("&" if "?" in mailto else "?") + "subject=unsubscribe%20" + who
@@ -214,7 +214,7 @@ def list_unsubscribe(config: Config, recipient: str | None = None) -> str:
     return ", ".join(uris)
 
 
-def mailbox(recipient: str) -> str:
+def _mailbox(recipient: str) -> str:
     """The address in `Name <address>` or a bare address, as `email.utils.parseaddr` finds it."""
     text = clean_header_text(recipient)
     if _PLAIN["To"].fullmatch(text):

@@ -96,8 +96,7 @@ class SendLog(Protocol):
         ...
 
     def begin(self, date: dt.date, recipient: str, message_id: str, now: dt.datetime) -> None:
-        """`pending` -> `sending`, one more attempt, synced to disk: the message is about to
-        be handed over."""
+        """`pending` -> `sending`, one more attempt: the message is about to be handed over."""
         ...
 
     def finish(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import shutil
 import smtplib
 import socket
@@ -121,11 +122,13 @@ def _wire_lines(text: bytes) -> bytes:
 _GOOD: tuple[tuple[int, ...], ...] = ((250,), (250, 251), (354,))
 
 
+_ATOMS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_BARE = re.compile(rf"{_ATOMS}@{_ATOMS}")
+
+
 def _path(address: str) -> str:
-    """`<address>` for MAIL FROM and RCPT TO, as `smtplib.quoteaddr` writes a bare address."""
-    if address and not any(c in address for c in '<>"() \t\r\n'):
-        return f"<{address}>"
-    return smtplib.quoteaddr(address)
+    """`<address>` for MAIL FROM and RCPT TO, as `smtplib.quoteaddr` writes it (faster)."""
+    return f"<{address}>" if _BARE.fullmatch(address) else smtplib.quoteaddr(address)
 
 
 class SMTPTransport:
