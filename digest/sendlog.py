@@ -23,15 +23,35 @@ again on its own; `digest send --status` lists it and `digest send
 --resend-in-doubt` sends it again when a person decides a duplicate is better
 than a gap. Ctrl-C cannot open that window: it is held back while a message is
 in flight and takes effect once the answer is recorded.
+
+What reaches the disk when. The database runs in WAL mode with synchronous=NORMAL:
+a commit is in the operating system's hands at once, so it survives the process
+crashing or being killed, but reaches the disk (fsync) only at checkpoints. A
+power cut or kernel crash can lose the commits since the last sync, and a lost
+`sending` mark would turn a reader whose message already left back into
+`pending`: sent twice. So `begin` syncs its commit (and, the WAL being written
+in order, every commit before it) whenever `sync_interval` seconds have passed
+since the last sync: a power cut can duplicate at most the last `sync_interval`
+seconds of sending. With 0, every `sending` mark is synced before its message
+leaves and a power cut duplicates nobody (a lost outcome leaves its reader
+`sending`, in doubt), at one fsync per message: milliseconds on many disks,
+which is why it is not the default. Outcomes are never synced on their own.
+
+None of the per-reader bookkeeping (who is pending, in which order) is kept in
+memory: this run's readers are a temporary table filled from the recipient
+list as it is read, so memory does not grow with the number of readers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import math
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
+from digest.recipients import Recipient
 from digest.store import Database
 
 State = Literal["pending", "sending", "sent", "failed"]
@@ -53,14 +73,26 @@ class SendRecord:
 
 
 class SendLog(Protocol):
-    """What was sent to whom; every change is committed before the caller goes on."""
+    """What was sent to whom; every change is committed before the caller goes on.
 
-    def enqueue(self, date: dt.date, recipients: Iterable[str], now: dt.datetime) -> None:
-        """Add a `pending` row for each recipient the issue has no row for yet."""
+    `enqueue` names the readers of a run; `counts`, `pending` and `problems`
+    are about them alone, whatever else the issue's log holds.
+    """
+
+    def enqueue(self, date: dt.date, recipients: Iterable[Recipient], now: dt.datetime) -> int:
+        """Make `recipients` (the first of each address, in order) this run's readers, and
+        add a `pending` row for each the issue has no row for yet; how many readers there are.
+
+        All or nothing: if reading `recipients` raises (a bad address), nothing is added.
+        """
         ...
 
-    def states(self, date: dt.date) -> dict[str, State]:
-        """Every recipient of the issue with its state."""
+    def counts(self, date: dt.date) -> dict[State, int]:
+        """How many of this run's readers are in each state."""
+        ...
+
+    def pending(self, date: dt.date, after: int, limit: int) -> list[tuple[int, Recipient]]:
+        """Up to `limit` of this run's `pending` readers past position `after`, in order."""
         ...
 
     def begin(self, date: dt.date, recipient: str, message_id: str, now: dt.datetime) -> None:
@@ -75,6 +107,10 @@ class SendLog(Protocol):
 
     def requeue_in_doubt(self, date: dt.date, now: dt.datetime) -> int:
         """Every `sending` row of the issue back to `pending`; how many there were."""
+        ...
+
+    def problems(self, date: dt.date) -> list[SendRecord]:
+        """This run's readers the issue has not (surely) reached, by state then recipient."""
         ...
 
     def records(self, date: dt.date) -> list[SendRecord]:
@@ -101,28 +137,71 @@ SENDLOG_SCHEMA = [
 ]
 
 
+# This run's readers, in the order given: temporary, so it lives and dies with the connection.
+RUN_TABLE = """
+    CREATE TEMP TABLE IF NOT EXISTS send_run (
+        position INTEGER PRIMARY KEY,
+        recipient TEXT NOT NULL UNIQUE,
+        address TEXT NOT NULL,
+        display TEXT NOT NULL
+    )
+"""
+
+_COLUMNS = (
+    "l.issue_date, l.recipient, l.state, l.attempts, l.reply, l.message_id, l.created, l.updated"
+)
+_OF_RUN = (
+    " FROM temp.send_run AS r JOIN send_log AS l ON l.issue_date = ? AND l.recipient = r.recipient"
+)
+
+
 class SQLiteSendLog:
-    def __init__(self, database: Database) -> None:
+    """`sync_interval`: at most this many seconds between `sending` marks synced to disk."""
+
+    def __init__(self, database: Database, sync_interval: float = 1.0) -> None:
         self.database = database
+        self.sync_interval = sync_interval
+        self._synced = -math.inf
         database.migrate("sendlog", SENDLOG_SCHEMA)
 
-    def enqueue(self, date: dt.date, recipients: Iterable[str], now: dt.datetime) -> None:
+    def enqueue(self, date: dt.date, recipients: Iterable[Recipient], now: dt.datetime) -> int:
         stamp = _stamp(now)
         with self.database.transaction() as db:
+            db.execute(RUN_TABLE)
+            db.execute("DELETE FROM temp.send_run")
             db.executemany(
-                "INSERT OR IGNORE INTO send_log (issue_date, recipient, created, updated)"
-                " VALUES (?, ?, ?, ?)",
-                ((date.isoformat(), r, stamp, stamp) for r in recipients),
+                "INSERT OR IGNORE INTO temp.send_run (recipient, address, display)"
+                " VALUES (?, ?, ?)",
+                ((r.key, r.address, r.to) for r in recipients),
             )
+            db.execute(
+                "INSERT OR IGNORE INTO send_log (issue_date, recipient, created, updated)"
+                " SELECT ?, recipient, ?, ? FROM temp.send_run ORDER BY position",
+                (date.isoformat(), stamp, stamp),
+            )
+            count: int = db.execute("SELECT count(*) FROM temp.send_run").fetchone()[0]
+        return count
 
-    def states(self, date: dt.date) -> dict[str, State]:
+    def counts(self, date: dt.date) -> dict[State, int]:
+        found: dict[State, int] = dict.fromkeys(STATES, 0)
         rows = self.database.db.execute(
-            "SELECT recipient, state FROM send_log WHERE issue_date = ?", (date.isoformat(),)
+            f"SELECT l.state, count(*){_OF_RUN} GROUP BY l.state", (date.isoformat(),)
         )
-        return {row[0]: row[1] for row in rows}
+        for state, count in rows:
+            found[state] = count
+        return found
+
+    def pending(self, date: dt.date, after: int, limit: int) -> list[tuple[int, Recipient]]:
+        rows = self.database.db.execute(
+            f"SELECT r.position, r.address, r.display{_OF_RUN}"
+            " WHERE r.position > ? AND l.state = 'pending' ORDER BY r.position LIMIT ?",
+            (date.isoformat(), after, limit),
+        )
+        return [(position, Recipient(address, display)) for position, address, display in rows]
 
     def begin(self, date: dt.date, recipient: str, message_id: str, now: dt.datetime) -> None:
-        with self.database.transaction() as db:
+        durable = time.monotonic() - self._synced >= self.sync_interval
+        with self.database.transaction(durable=durable) as db:
             changed = db.execute(
                 "UPDATE send_log SET state = 'sending', attempts = attempts + 1,"
                 " message_id = ?, updated = ?"
@@ -132,6 +211,8 @@ class SQLiteSendLog:
             if changed != 1:
                 # Another run took this reader, or it is no longer pending: never send twice.
                 raise RuntimeError(f"send log: {recipient} is not pending for the {date} issue")
+        if durable:
+            self._synced = time.monotonic()
 
     def finish(
         self, date: dt.date, recipient: str, state: State, reply: str, now: dt.datetime
@@ -150,6 +231,13 @@ class SQLiteSendLog:
                 " WHERE issue_date = ? AND state = 'sending'",
                 (_stamp(now), date.isoformat()),
             ).rowcount
+
+    def problems(self, date: dt.date) -> list[SendRecord]:
+        rows = self.database.db.execute(
+            f"SELECT {_COLUMNS}{_OF_RUN} WHERE l.state != 'sent' ORDER BY l.state, l.recipient",
+            (date.isoformat(),),
+        ).fetchall()
+        return [_record(row) for row in rows]
 
     def records(self, date: dt.date) -> list[SendRecord]:
         rows = self.database.db.execute(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import os
+import re
 import shutil
 import smtplib
 import socket
@@ -103,13 +104,31 @@ def wire_format(message: bytes) -> bytes:
     Plain `bytes.replace` rather than regular expressions: on a 57 KB issue it
     is the difference between 2 ms and 0.05 ms per message.
     """
-    data = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
-    data = data.replace(b"\r\n.", b"\r\n..")
-    if data.startswith(b"."):
-        data = b"." + data
+    data = _wire_lines(message)
     if not data.endswith(b"\r\n"):
         data += b"\r\n"
     return data + b".\r\n"
+
+
+def _wire_lines(text: bytes) -> bytes:
+    """`text` with CRLF line endings and a dot doubled at the start of every line."""
+    if b"\r" in text:
+        text = text.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    data = text.replace(b"\n", b"\r\n").replace(b"\r\n.", b"\r\n..")
+    return b"." + data if data.startswith(b".") else data
+
+
+# What each of MAIL, RCPT and DATA answers when all is well.
+_GOOD: tuple[tuple[int, ...], ...] = ((250,), (250, 251), (354,))
+
+
+_ATOMS = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+_BARE = re.compile(rf"{_ATOMS}@{_ATOMS}")
+
+
+def _path(address: str) -> str:
+    """`<address>` for MAIL FROM and RCPT TO, as `smtplib.quoteaddr` writes it (faster)."""
+    return f"<{address}>" if _BARE.fullmatch(address) else smtplib.quoteaddr(address)
 
 
 class SMTPTransport:
@@ -125,6 +144,7 @@ class SMTPTransport:
         self.settings = settings
         self._password = password
         self._conn: smtplib.SMTP | None = None
+        self._body = self._wired_body = b""
 
     @property
     def where(self) -> str:
@@ -170,15 +190,10 @@ class SMTPTransport:
         self._conn = conn
         handed_over = False
         try:
-            code, text = conn.mail(sender)
-            if code == 250:
-                code, text = conn.rcpt(recipient)
-            if code in (250, 251):
-                conn.putcmd("data")
-                code, text = conn.getreply()
+            code, text = self._envelope(conn, sender, recipient)
             if code != 354:
                 return self._refused(conn, code, text)
-            data = wire_format(message)
+            data = self._wire(message)
             try:
                 begin()
             except BaseException:
@@ -199,6 +214,53 @@ class SMTPTransport:
         if outcome.connection:
             self._drop()
         return outcome
+
+    def _envelope(self, conn: smtplib.SMTP, sender: str, recipient: str) -> tuple[int, bytes]:
+        """MAIL, RCPT and DATA: the server's 354, or its first refusal.
+
+        When the server offers PIPELINING (RFC 2920; Postfix and the big services do),
+        the three commands leave together and their replies are read together: one
+        round trip instead of three. Otherwise each waits for its answer.
+        """
+        commands = (f"MAIL FROM:{_path(sender)}", f"RCPT TO:{_path(recipient)}", "DATA")
+        if not conn.has_extn("pipelining"):
+            for command, good in zip(commands, _GOOD, strict=True):
+                conn.putcmd(command)
+                code, text = conn.getreply()
+                if code not in good:
+                    return code, text
+            return code, text
+        conn.send("".join(f"{command}\r\n" for command in commands))
+        replies: list[tuple[int, bytes]] = []
+        for _ in commands:
+            replies.append(conn.getreply())
+            if replies[-1][0] == 421:
+                break  # the server is closing the connection: no more replies will come
+        for (code, text), good in zip(replies, _GOOD, strict=False):
+            if code not in good:
+                if len(replies) == 3 and replies[2][0] == 354:
+                    # DATA was taken although MAIL or RCPT was not: end it with no body.
+                    conn.send(".\r\n")
+                    conn.getreply()
+                return code, text
+        return replies[2]
+
+    def _wire(self, message: bytes) -> bytes:
+        """`wire_format(message)`, with the body's formatting kept for the next message.
+
+        Every reader gets the same 58 KB body under their own headers: formatting
+        it once rather than per reader saves a quarter of a millisecond each.
+        """
+        head, blank, body = message.partition(b"\n\n")
+        if not blank or not body:
+            return wire_format(message)
+        if body != self._body:
+            wired = _wire_lines(body)
+            self._body, self._wired_body = (
+                body,
+                wired if wired.endswith(b"\r\n") else wired + b"\r\n",
+            )
+        return _wire_lines(head + blank) + self._wired_body + b".\r\n"
 
     def _refused(self, conn: smtplib.SMTP, code: int, text: bytes) -> Outcome:
         """An answer refusing this message: keep the connection for the next one if we can."""

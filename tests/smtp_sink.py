@@ -7,7 +7,8 @@ connection without answering ("data" stores the message first, as a server
 that crashed after writing it to its queue would).
 
 Run as a script (`python tests/smtp_sink.py`), it serves until killed, prints
-its port, and only counts messages: the benchmark's sink in another process.
+its port, and only counts messages. (The benchmarks use the faster
+`bench/smtp_sink.py`: this one reads DATA line by line, as aiosmtpd does.)
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Sink:
 
     script: Script = lambda stage, address, n: None
     keep: bool = True
+    pipelining: bool = False  # offer PIPELINING (RFC 2920) in the EHLO reply, as Postfix does
     received: list[Received] = field(default_factory=list)
     count: int = 0
     connections: int = 0
@@ -66,6 +68,8 @@ class Sink:
         self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
     ) -> list[str]:
         session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
         if not getattr(session, "counted", False):
             session.counted = True
             self.connections += 1
@@ -111,7 +115,9 @@ class SMTPServer:
         from aiosmtpd.smtp import SMTP
 
         self.sink = sink
-        sock = socket.socket()
+        # IPPROTO_TCP, so that asyncio sets TCP_NODELAY on each connection: without it a
+        # reply written right after another waits for the client's delayed ACK (40 ms).
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
         self.port: int = sock.getsockname()[1]

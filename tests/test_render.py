@@ -16,7 +16,7 @@ import pytest
 from conftest import EmailLint, Golden
 
 from digest.config import Config, Newsletter
-from digest.message import build_message, message_bytes
+from digest.message import Mailing, build_message, message_bytes
 from digest.models import (
     BuildReport,
     Issue,
@@ -499,6 +499,30 @@ def test_each_recipient_gets_their_own_to_and_message_id(config: Config) -> None
     assert message_bytes(one) == message_bytes(
         build_message(small_issue(), rendered.html, rendered.text, config, "a@example.net")
     )
+
+
+@pytest.mark.parametrize(
+    "recipient",
+    [
+        "reader1@example.net",
+        "Mixed.Case+tag@Example.NET",
+        "o'brien@example.ie",
+        "Ann Example <ann@example.net>",
+        "=?utf-8?q?Zo=C3=AB?= <zoe@example.net>",
+        "Zoë Ünïcode <zoe@example.net>",
+        "x" * 70 + "@a-very-long-domain-name.example.com",
+        "first.last@[192.0.2.1]",
+    ],
+)
+def test_the_mailing_gives_each_reader_exactly_what_build_message_makes(
+    config: Config, recipient: str
+) -> None:
+    rendered = render_issue(small_issue(), config)
+    mailing = Mailing(small_issue(), rendered.html, rendered.text, config)
+    whole = build_message(small_issue(), rendered.html, rendered.text, config, recipient)
+    data, message_id = mailing.addressed(recipient)
+    assert data == message_bytes(whole)
+    assert message_id == whole["Message-ID"]
 
 
 # --- JSON ---------------------------------------------------------------------

@@ -46,8 +46,15 @@ def built_issue(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def sink() -> Sink:
-    return Sink()
+def sink(request: pytest.FixtureRequest) -> Sink:
+    """The server's handler; it offers PIPELINING when a test is run `BOTH_WAYS`."""
+    return Sink(pipelining=getattr(request, "param", False))
+
+
+# With a server that offers PIPELINING, MAIL, RCPT and DATA leave together; without, one by one.
+BOTH_WAYS = pytest.mark.parametrize(
+    "sink", [False, True], ids=["one-by-one", "pipelining"], indirect=True
+)
 
 
 @pytest.fixture
@@ -141,6 +148,7 @@ def check_message(received: Received, address: str) -> None:
 # --- a normal batch --------------------------------------------------------------
 
 
+@BOTH_WAYS
 def test_a_batch_reaches_every_reader_once_over_one_connection(
     tmp_path: Path, built_issue: Path, server: SMTPServer, sink: Sink, email_lint: EmailLint
 ) -> None:
@@ -172,6 +180,7 @@ def test_a_batch_reaches_every_reader_once_over_one_connection(
 # --- a dropped connection, 4xx, 5xx -----------------------------------------------
 
 
+@BOTH_WAYS
 def test_a_connection_dropped_half_way_is_resumed_without_sending_anyone_twice(
     tmp_path: Path, built_issue: Path, server: SMTPServer, sink: Sink
 ) -> None:
@@ -185,6 +194,7 @@ def test_a_connection_dropped_half_way_is_resumed_without_sending_anyone_twice(
     assert set(states(config).values()) == {"sent"}
 
 
+@BOTH_WAYS
 def test_a_drop_after_the_message_left_leaves_that_reader_in_doubt_never_resent(
     tmp_path: Path, built_issue: Path, server: SMTPServer, sink: Sink
 ) -> None:
@@ -210,6 +220,7 @@ def test_a_drop_after_the_message_left_leaves_that_reader_in_doubt_never_resent(
     assert set(states(config).values()) == {"sent"}
 
 
+@BOTH_WAYS
 def test_a_451_is_retried_with_backoff_then_accepted(
     tmp_path: Path, built_issue: Path, server: SMTPServer, sink: Sink
 ) -> None:
@@ -255,6 +266,7 @@ def test_a_4xx_that_never_clears_leaves_the_reader_pending_for_the_next_run(
     assert received_by(sink) == Counter(READERS)
 
 
+@BOTH_WAYS
 def test_a_550_for_one_reader_is_failed_with_the_server_text_and_the_rest_go_out(
     tmp_path: Path, built_issue: Path, server: SMTPServer, sink: Sink
 ) -> None:
@@ -274,6 +286,22 @@ def test_a_550_for_one_reader_is_failed_with_the_server_text_and_the_rest_go_out
     )
     assert received_by(sink) == Counter(r for r in READERS if r != "reader3@example.net")
     assert records(load_config(project))["reader3@example.net"][0] == "failed"
+
+
+@BOTH_WAYS
+def test_a_421_to_rcpt_reconnects_and_that_reader_gets_the_issue_once(
+    tmp_path: Path, built_issue: Path, server: SMTPServer, sink: Sink
+) -> None:
+    sink.script = lambda stage, address, n: (
+        "421 4.7.0 closing, try later" if (stage, n) == ("rcpt", 2) else None
+    )
+    config = config_for(tmp_path, built_issue, server.port)
+    report = send_issue(config, DATE)
+
+    assert report.complete and report.sent == 5
+    assert received_by(sink) == Counter(READERS)
+    assert sink.connections == 2
+    assert records(config)["reader2@example.net"][:2] == ("sent", 1)
 
 
 # --- STARTTLS and AUTH --------------------------------------------------------------
@@ -618,6 +646,34 @@ def test_recipients_from_csv_are_checked_up_front_and_deduplicated(tmp_path: Pat
         load_recipients(config)
 
 
+def test_a_bad_address_at_the_end_of_the_file_records_and_sends_nobody(
+    tmp_path: Path, built_issue: Path, server: SMTPServer, sink: Sink
+) -> None:
+    readers = [f"r{n}@example.net" for n in range(1200)]
+    extra = 'recipients_file = "readers.csv"\n'
+    config = config_for(tmp_path, built_issue, server.port, extra=extra)
+    (tmp_path / "readers.csv").write_text("\n".join([*readers, "last one at example.net"]) + "\n")
+
+    with pytest.raises(RecipientError, match=r"readers\.csv, line 1201: not a valid email"):
+        send_issue(config, DATE)
+    assert not sink.received
+    assert records(config) == {}
+
+
+def test_each_run_answers_for_its_own_readers_whatever_else_the_log_holds(
+    tmp_path: Path, built_issue: Path, server: SMTPServer, sink: Sink
+) -> None:
+    config = config_for(tmp_path, built_issue, server.port)
+    first = send_issue(config, DATE, to=("Ann Example <ann@example.org>", "reader1@example.net"))
+    assert (first.recipients, first.sent) == (2, 2)
+    assert sink.to("ann@example.org")[0].message["To"] == "Ann Example <ann@example.org>"
+
+    second = send_issue(config, DATE)
+    assert (second.recipients, second.sent, second.already_sent) == (5, 4, 1)
+    assert second.complete
+    assert received_by(sink) == Counter([*READERS, "ann@example.org"])
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -630,6 +686,7 @@ def test_recipients_from_csv_are_checked_up_front_and_deduplicated(tmp_path: Pat
         ('[smtp]\nsecurity = "ssl"\n', "smtp.security: expected one of starttls, tls, none"),
         ('[dkim]\nselector = "s1"\n', "dkim.key_file: DKIM needs both selector and key_file"),
         ("[send]\nrate = -1\n", "send.rate: must be 0"),
+        ("[send]\nsync_interval = -1\n", "send.sync_interval: must be 0"),
     ],
 )
 def test_bad_send_settings_name_the_file_and_key(tmp_path: Path, text: str, message: str) -> None:
@@ -643,3 +700,21 @@ def test_the_wire_format_has_crlf_and_doubles_leading_dots() -> None:
     from digest.transport import wire_format
 
     assert wire_format(b".a\n.b\r\nc") == b"..a\r\n..b\r\nc\r\n.\r\n"
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [b"To: a\n\nbody\n.dot\n", b"To: b\n\nbody\n.dot\n", b"To: c\n\nother"],
+        [b".To: a\n\n.\n", b"To: a\r\n\r\nx\ry\r\n", b"To: a\n\n", b"no blank line"],
+        [b"To: a\n\n\n\nx", b"To: a\r\n\nx\n", b"To: a\n\n\rx\n", b"To: a\n\nx\r"],
+    ],
+)
+def test_a_body_formatted_once_is_what_formatting_each_message_gives(
+    messages: list[bytes],
+) -> None:
+    from digest.config import SMTPSettings
+    from digest.transport import SMTPTransport, wire_format
+
+    transport = SMTPTransport(SMTPSettings(), None)
+    assert [transport._wire(m) for m in messages * 2] == [wire_format(m) for m in messages * 2]

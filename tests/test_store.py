@@ -49,3 +49,13 @@ def test_only_earlier_issues_count_as_already_published(tmp_path: Path) -> None:
     assert history.published_before(["a"], D1) == {}
     history.record_issue(D2, ["c"])
     assert history.issue_keys(D2) == {"c"}
+
+
+def test_a_durable_change_is_synced_and_the_next_ones_are_not(tmp_path: Path) -> None:
+    database = Database(tmp_path / "state.sqlite")
+    synchronous = "PRAGMA synchronous"  # 1 NORMAL: at checkpoints; 2 FULL: at every commit
+    with database.transaction(durable=True) as db:
+        assert db.execute(synchronous).fetchone()[0] == 2
+    with database.transaction() as db:
+        assert db.execute(synchronous).fetchone()[0] == 1
+    database.close()
