@@ -59,6 +59,7 @@ def _story_json(story: Story) -> dict[str, Any]:
         "summary": story.summary,
         "kind": story.kind,
         "theme": story.theme,
+        "rank": story.rank,
         "theme_scores": [_score_json(t) for t in story.theme_scores],
         "sources": [{"name": s.name, "url": s.url, "via": s.via} for s in story.sources],
         "related": _links_json(story.related),
