@@ -70,6 +70,7 @@ class Fetcher:
             timeout=aiohttp.ClientTimeout(total=settings.timeout),
             connector=aiohttp.TCPConnector(limit=settings.concurrency, limit_per_host=0),
             headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
+            trust_env=True,  # HTTP(S)_PROXY and NO_PROXY from the environment, as before
         )
 
     async def fetch(
