@@ -13,8 +13,11 @@ feeds spends its time on.
 from __future__ import annotations
 
 import asyncio
+import os
+import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
@@ -70,7 +73,7 @@ class Fetcher:
             timeout=aiohttp.ClientTimeout(total=settings.timeout),
             connector=aiohttp.TCPConnector(limit=settings.concurrency, limit_per_host=0),
             headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
-            trust_env=True,  # HTTP(S)_PROXY and NO_PROXY from the environment, as before
+            trust_env=_environment_matters(),
         )
 
     async def fetch(
@@ -150,6 +153,17 @@ class Fetcher:
                 return b"", too_big
             chunks.append(chunk)
         return b"".join(chunks), None
+
+
+def _environment_matters() -> bool:
+    """Whether proxy variables (HTTP(S)_PROXY, NO_PROXY) or a .netrc are there to honour.
+
+    aiohttp looks both up in a thread for every request when asked to trust the
+    environment, which costs a run of a thousand unchanged feeds a tenth of its
+    time, so it is asked only when there is something to find.
+    """
+    netrc = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    return bool(urllib.request.getproxies()) or netrc.is_file()
 
 
 def _failed(url: str, error: str) -> Fetched:
