@@ -139,6 +139,7 @@ def _collect_feeds(config: Config, store: ItemStore, quiet_if_none: bool = True)
                 config, store, dt.datetime.now(dt.UTC), display.start, display.feed
             )
         except KeyboardInterrupt:
+            display.flush()
             click.echo(
                 f"Interrupted after {display.done} feeds; the {display.new} new items "
                 "they gave are stored.",

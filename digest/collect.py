@@ -5,6 +5,12 @@ Fetching is I/O and runs concurrently on one event loop; parsing is CPU work and
 runs in worker processes when there are enough feeds to pay for them; storing
 is one transaction per feed on the loop's thread, so the store never sees half
 a feed. Feeds that keep failing wait longer and longer before the next try.
+
+Most feeds of a run have not changed, so that path costs as little as it can:
+the states of all feeds are read in one query, a body whose hash is the one
+stored is never parsed, and the "not modified" marks are written many feeds to
+a transaction. Of a changed feed, only the entries whose guid is not stored yet
+are turned into items.
 """
 
 from __future__ import annotations
@@ -25,12 +31,14 @@ from typing import Literal
 from digest.config import Config, FetchSettings, Source
 from digest.feeds import Entry, parse_feed
 from digest.fetch import Fetched, Fetcher
-from digest.itemstore import ItemStore, NewItem
+from digest.itemstore import FeedState, ItemStore, NewItem
 from digest.models import RawItem
 from digest.urls import canonical_url, outlet_for
 
 # Below this many feeds, starting worker processes costs more than it saves.
 PROCESS_POOL_MIN_FEEDS = 16
+# How many "not modified" marks wait before they are written in one transaction.
+UNCHANGED_BATCH = 250
 
 Status = Literal["fetched", "not_modified", "failed", "skipped"]
 
@@ -100,22 +108,48 @@ async def _collect_all(
     executor: Executor,
 ) -> list[FeedOutcome]:
     gate = asyncio.Semaphore(settings.concurrency)
-    async with Fetcher.client_for(settings) as client:
-        fetcher = Fetcher(settings, client)
+    states = store.states(str(s.url) for s in sources)
+    unchanged = UnchangedFeeds(store, now)
+    try:
+        async with Fetcher.client_for(settings) as client:
+            fetcher = Fetcher(settings, client)
 
-        async def one(source: Source) -> FeedOutcome:
-            async with gate:
-                try:
-                    outcome = await _collect_one(fetcher, executor, settings, source, store, now)
-                except Exception as exc:  # a bug or a feed nobody foresaw: one feed fails
-                    streak = store.state(str(source.url)).error_streak
-                    error = f"unexpected error: {exc!r}"
-                    outcome = _failure(store, settings, source, streak, error, now)
-            if on_feed:
-                on_feed(outcome)
-            return outcome
+            async def one(source: Source) -> FeedOutcome:
+                state = states[str(source.url)]
+                async with gate:
+                    try:
+                        outcome = await _collect_one(
+                            fetcher, executor, settings, source, state, store, unchanged, now
+                        )
+                    except Exception as exc:  # a bug or a feed nobody foresaw: one feed fails
+                        streak = store.state(str(source.url)).error_streak
+                        error = f"unexpected error: {exc!r}"
+                        outcome = _failure(store, settings, source, streak, error, now)
+                if on_feed:
+                    on_feed(outcome)
+                return outcome
 
-        return list(await asyncio.gather(*(one(s) for s in sources)))
+            return list(await asyncio.gather(*(one(s) for s in sources)))
+    finally:  # Ctrl-C included: the feeds already seen keep their marks
+        unchanged.flush()
+
+
+class UnchangedFeeds:
+    """The "not modified" marks of a run, written a batch per transaction."""
+
+    def __init__(self, store: ItemStore, now: dt.datetime) -> None:
+        self.store = store
+        self.now = now
+        self.pending: list[tuple[str, str]] = []
+
+    def add(self, url: str, fetch_url: str) -> None:
+        self.pending.append((url, fetch_url))
+        if len(self.pending) >= UNCHANGED_BATCH:
+            self.flush()
+
+    def flush(self) -> None:
+        batch, self.pending = self.pending, []
+        self.store.record_many_not_modified(batch, self.now)
 
 
 async def _collect_one(
@@ -123,12 +157,13 @@ async def _collect_one(
     executor: Executor,
     settings: FetchSettings,
     source: Source,
+    state: FeedState,
     store: ItemStore,
+    unchanged: UnchangedFeeds,
     now: dt.datetime,
 ) -> FeedOutcome:
     assert source.url is not None
     url = source.url
-    state = store.state(url)
     if state.next_retry is not None and state.next_retry > now:
         when = state.next_retry.strftime("%Y-%m-%d %H:%M UTC")
         why = f"failed {state.error_streak} times in a row; next try after {when}"
@@ -139,12 +174,12 @@ async def _collect_one(
     if fetched.status == "failed":
         return _failure(store, settings, source, state.error_streak, fetched.error, now)
     if fetched.status == "not_modified":
-        store.record_not_modified(url, now, fetch_url)
+        unchanged.add(url, fetch_url)
         return FeedOutcome(source.name, url, "not_modified", message=_moved(fetched))
 
     body_hash = hashlib.sha256(fetched.body).hexdigest()
-    if body_hash == state.body_hash:  # a server without validators, unchanged
-        store.record_not_modified(url, now, fetch_url)
+    if body_hash == state.body_hash:  # a server without validators, unchanged: not parsed
+        unchanged.add(url, fetch_url)
         return FeedOutcome(source.name, url, "not_modified", message=_moved(fetched))
     args = (fetched.body, fetched.header("content-type"), fetched.final_url, settings.max_bytes)
     try:
@@ -153,7 +188,8 @@ async def _collect_one(
         parsed = parse_feed(*args)
     if parsed.fatal:
         return _failure(store, settings, source, state.error_streak, parsed.problem, now)
-    items = [new_item(source, parsed.title, entry) for entry in parsed.entries]
+    known = store.known_guids(url, (entry.guid for entry in parsed.entries))
+    items = [new_item(source, parsed.title, e) for e in parsed.entries if e.guid not in known]
     warning = parsed.problem
     new = store.record_items(
         url,
@@ -167,7 +203,7 @@ async def _collect_one(
         warning=warning,
     )
     message = "; ".join(m for m in (warning, _moved(fetched)) if m) or None
-    return FeedOutcome(source.name, url, "fetched", new, len(items), message)
+    return FeedOutcome(source.name, url, "fetched", new, len(parsed.entries), message)
 
 
 def _failure(

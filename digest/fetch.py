@@ -3,18 +3,25 @@
 Redirects are followed here rather than by the client, so that a loop is named
 as a loop and a chain of permanent redirects can move the stored URL. Every
 failure comes back as a `Fetched` with a reason a user can act on; no exception
-and no httpx object leaves this module.
+and no aiohttp object leaves this module.
+
+The client is aiohttp: its C-accelerated HTTP parser costs about a third of the
+CPU of httpx per request, which is what a collect of a thousand mostly-unchanged
+feeds spends its time on.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
+import urllib.request
 from collections import defaultdict
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
-import httpx
+import aiohttp
 
 from digest.config import FetchSettings
 
@@ -52,7 +59,7 @@ class Fetched:
 class Fetcher:
     """One HTTP client for a whole collect run, with a concurrency limit per host."""
 
-    def __init__(self, settings: FetchSettings, client: httpx.AsyncClient) -> None:
+    def __init__(self, settings: FetchSettings, client: aiohttp.ClientSession) -> None:
         self.settings = settings
         self.client = client
         self.hosts: defaultdict[str, asyncio.Semaphore] = defaultdict(
@@ -60,15 +67,13 @@ class Fetcher:
         )
 
     @staticmethod
-    def client_for(settings: FetchSettings) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.timeout),
-            limits=httpx.Limits(
-                max_connections=settings.concurrency,
-                max_keepalive_connections=settings.concurrency,
-            ),
+    def client_for(settings: FetchSettings) -> aiohttp.ClientSession:
+        """The session for one run; create it inside the run's event loop."""
+        return aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=settings.timeout),
+            connector=aiohttp.TCPConnector(limit=settings.concurrency, limit_per_host=0),
             headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
-            follow_redirects=False,
+            trust_env=_environment_matters(),
         )
 
     async def fetch(
@@ -79,13 +84,9 @@ class Fetcher:
             try:
                 async with asyncio.timeout(self.settings.timeout):
                     return await self._follow(url, etag, last_modified)
-            except TimeoutError:
+            except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
                 return _failed(url, f"timed out after {self.settings.timeout:g} s")
-            except httpx.TimeoutException:
-                return _failed(url, f"timed out after {self.settings.timeout:g} s")
-            except httpx.DecodingError as exc:
-                return _failed(url, f"the compressed body is corrupt ({exc})")
-            except httpx.HTTPError as exc:
+            except (aiohttp.ClientError, ValueError) as exc:  # ValueError: a URL yarl rejects
                 return _failed(url, _describe(exc))
 
     async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> Fetched:
@@ -98,8 +99,8 @@ class Fetcher:
                 headers["If-None-Match"] = etag
             if last_modified:
                 headers["If-Modified-Since"] = last_modified
-            async with self.client.stream("GET", current, headers=headers) as response:
-                status = response.status_code
+            async with self.client.get(current, headers=headers, allow_redirects=False) as response:
+                status = response.status
                 location = response.headers.get("location")
                 if status in REDIRECTS and location:
                     target = urljoin(current, location.strip())
@@ -116,7 +117,7 @@ class Fetcher:
                 if status == 304:
                     return Fetched(url, "not_modified", final_url=current, moved_to=moved)
                 if status != 200:
-                    return _failed(url, _http_reason(status, response.reason_phrase))
+                    return _failed(url, _http_reason(status, response.reason or ""))
                 body, error = await self._read_capped(response)
                 if error:
                     return _failed(url, error)
@@ -136,7 +137,7 @@ class Fetcher:
                 )
         return _failed(url, f"more than {self.settings.max_redirects} redirects")
 
-    async def _read_capped(self, response: httpx.Response) -> tuple[bytes, str | None]:
+    async def _read_capped(self, response: aiohttp.ClientResponse) -> tuple[bytes, str | None]:
         """The body, read in chunks and abandoned as soon as it passes the size cap."""
         cap = self.settings.max_bytes
         too_big = f"larger than the {_size(cap)} cap; stopped reading"
@@ -145,12 +146,24 @@ class Fetcher:
             return b"", too_big
         chunks: list[bytes] = []
         size = 0
-        async for chunk in response.aiter_bytes():
+        async for chunk in response.content.iter_any():
             size += len(chunk)
             if size > cap:
+                response.close()  # drop the connection rather than drain the rest
                 return b"", too_big
             chunks.append(chunk)
         return b"".join(chunks), None
+
+
+def _environment_matters() -> bool:
+    """Whether proxy variables (HTTP(S)_PROXY, NO_PROXY) or a .netrc are there to honour.
+
+    aiohttp looks both up in a thread for every request when asked to trust the
+    environment, which costs a run of a thousand unchanged feeds a tenth of its
+    time, so it is asked only when there is something to find.
+    """
+    netrc = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    return bool(urllib.request.getproxies()) or netrc.is_file()
 
 
 def _failed(url: str, error: str) -> Fetched:
@@ -163,11 +176,13 @@ def _http_reason(status: int, phrase: str) -> str:
     return f"HTTP {status} ({words})"
 
 
-def _describe(exc: httpx.HTTPError) -> str:
-    text = str(exc) or type(exc).__name__
-    if isinstance(exc, httpx.ConnectError):
+def _describe(exc: Exception) -> str:
+    text = " ".join(str(exc).split()) or type(exc).__name__  # one line, whatever the library says
+    if isinstance(exc, aiohttp.ClientPayloadError) and "content-encoding" in text.lower():
+        return f"the compressed body is corrupt ({text})"
+    if isinstance(exc, aiohttp.ClientConnectorError):
         return f"cannot connect: {text}"
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError):
         return f"the server broke the connection: {text}"
     return f"{type(exc).__name__}: {text}"
 

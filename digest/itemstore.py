@@ -6,6 +6,8 @@ duplicate and is ignored (the first telling is kept, so an issue built from it
 stays the same). The same story from two different feeds is kept twice, because
 the merge stage credits both outlets. Each feed's new items and its new state
 are written in one transaction, so a crash loses at most the feed in flight.
+Feeds that did not change hold nothing to lose, so their "still fine" marks are
+written many feeds to a transaction.
 """
 
 from __future__ import annotations
@@ -68,6 +70,14 @@ class StoredItem:
 class ItemStore(Protocol):
     def state(self, url: str) -> FeedState: ...
 
+    def states(self, urls: Iterable[str]) -> dict[str, FeedState]:
+        """The state of each of these feeds, in one query (unknown feeds get a fresh one)."""
+        ...
+
+    def known_guids(self, url: str, guids: Iterable[str]) -> set[str]:
+        """Which of these guids the feed has already given."""
+        ...
+
     def record_items(
         self,
         url: str,
@@ -85,6 +95,10 @@ class ItemStore(Protocol):
         ...
 
     def record_not_modified(self, url: str, now: dt.datetime, fetch_url: str) -> None: ...
+
+    def record_many_not_modified(self, feeds: Sequence[tuple[str, str]], now: dt.datetime) -> None:
+        """`record_not_modified` for many (url, fetch_url) pairs in one transaction."""
+        ...
 
     def record_failure(
         self, url: str, error: str, now: dt.datetime, retry_at: dt.datetime | None
@@ -176,6 +190,30 @@ class SQLiteItemStore:
             return FeedState(url=url, fetch_url=url)
         return FeedState(url, row[0], row[1], row[2], row[3], row[4], _moment(row[5]))
 
+    def states(self, urls: Iterable[str]) -> dict[str, FeedState]:
+        found = {url: FeedState(url=url, fetch_url=url) for url in urls}
+        rows = self.database.db.execute(
+            "SELECT url, fetch_url, etag, last_modified, body_hash, error_streak, next_retry"
+            " FROM feed_sources"
+        )
+        for r in rows:
+            if r[0] in found:
+                found[r[0]] = FeedState(r[0], r[1], r[2], r[3], r[4], r[5], _moment(r[6]))
+        return found
+
+    def known_guids(self, url: str, guids: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(guids))
+        known: set[str] = set()
+        for start in range(0, len(wanted), 500):  # SQLite caps the parameters of a query
+            chunk = wanted[start : start + 500]
+            marks = ", ".join("?" for _ in chunk)
+            rows = self.database.db.execute(
+                f"SELECT guid FROM feed_items WHERE source_url = ? AND guid IN ({marks})",
+                (url, *chunk),
+            )
+            known.update(row[0] for row in rows)
+        return known
+
     def _ensure(self, url: str) -> None:
         self.database.db.execute(
             "INSERT OR IGNORE INTO feed_sources (url, fetch_url) VALUES (?, ?)", (url, url)
@@ -244,12 +282,21 @@ class SQLiteItemStore:
         return new
 
     def record_not_modified(self, url: str, now: dt.datetime, fetch_url: str) -> None:
+        self.record_many_not_modified([(url, fetch_url)], now)
+
+    def record_many_not_modified(self, feeds: Sequence[tuple[str, str]], now: dt.datetime) -> None:
+        if not feeds:
+            return
+        seen = _when(now)
         with self.database.transaction() as db:
-            self._ensure(url)
-            db.execute(
+            db.executemany(
+                "INSERT OR IGNORE INTO feed_sources (url, fetch_url) VALUES (?, ?)",
+                [(url, url) for url, _ in feeds],
+            )
+            db.executemany(
                 "UPDATE feed_sources SET fetch_url = ?, last_success = ?, last_error = NULL,"
                 " error_streak = 0, next_retry = NULL WHERE url = ?",
-                (fetch_url, _when(now), url),
+                [(fetch_url, seen, url) for url, fetch_url in feeds],
             )
 
     def record_failure(

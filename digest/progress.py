@@ -1,24 +1,21 @@
 """How a collect run shows itself: a live bar on a terminal, one plain line per feed
-otherwise (cron, CI, pipes), and problems always as their own lines on stderr."""
+otherwise (cron, CI, pipes), and problems always as their own lines on stderr.
+
+rich is imported only when there is a terminal to draw the bar on. Plain lines are
+written a batch at a time (at most a fifth of a second late): one write per feed
+cost a thousand-feed run more than all its database work."""
 
 from __future__ import annotations
 
 import sys
+import time
 from types import TracebackType
-from typing import TextIO
-
-import click
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-)
+from typing import TYPE_CHECKING, TextIO, cast
 
 from digest.collect import FeedOutcome
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def describe(outcome: FeedOutcome) -> str:
@@ -41,10 +38,12 @@ class CollectDisplay:
         self.stream = stream or sys.stderr
         self.live = self.stream.isatty()
         self.bar: Progress | None = None
-        self.task = TaskID(0)
+        self.task = cast("TaskID", 0)
         self.new = 0
         self.failed = 0
         self.done = 0
+        self.lines: list[str] = []
+        self.written = time.monotonic()
 
     def __enter__(self) -> CollectDisplay:
         return self
@@ -55,12 +54,30 @@ class CollectDisplay:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        self.flush()
         if self.bar is not None:
             self.bar.stop()
+
+    def flush(self) -> None:
+        """Write the plain lines still waiting."""
+        if self.lines:
+            text, self.lines = "\n".join(self.lines) + "\n", []
+            self.stream.write(text)
+            self.stream.flush()
+        self.written = time.monotonic()
 
     def start(self, total: int) -> None:
         if not self.live or total == 0:
             return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         bar = Progress(
             TextColumn("collecting"),
             BarColumn(),
@@ -81,7 +98,9 @@ class CollectDisplay:
         self.failed += outcome.status == "failed"
         problem = outcome.status in ("failed", "skipped")
         if self.bar is None:
-            click.echo(describe(outcome), file=self.stream)
+            self.lines.append(describe(outcome))
+            if len(self.lines) >= 200 or time.monotonic() - self.written > 0.2:
+                self.flush()
             return
         if problem or outcome.message:
             self.bar.console.print(describe(outcome), markup=False, highlight=False)

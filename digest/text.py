@@ -2,21 +2,33 @@
 
 Both markdown (local files) and HTML (feed entries) end up as the same plain
 blocks, so everything after this module deals with words, never with markup.
+
+ftfy and markdown-it are imported when first needed: `digest collect` uses this
+module only to read HTML titles and would otherwise pay a tenth of a second at
+every start for them.
 """
 
 from __future__ import annotations
 
+import functools
 import html
 import re
 from html.parser import HTMLParser
-
-import ftfy
-from markdown_it import MarkdownIt
+from typing import TYPE_CHECKING
 
 from digest.models import Block, BlockKind, Link
 from digest.urls import clean_url
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": True})
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+
+
+@functools.cache
+def _markdown() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": True})
+
 
 # Runs of characters that the Mac Roman code page produces from UTF-8 bytes.
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]{2,}")
@@ -32,6 +44,8 @@ def repair_text(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if text.isascii():
         return text
+    import ftfy
+
     text = ftfy.fix_text(text, uncurl_quotes=False, normalization="NFC")
     return _NON_ASCII_RUN.sub(_undo_mac_roman, text)
 
@@ -46,12 +60,12 @@ def _undo_mac_roman(match: re.Match[str]) -> str:
 
 
 def markdown_to_blocks(markdown: str, base_url: str | None = None) -> tuple[Block, ...]:
-    return html_to_blocks(_MARKDOWN.render(markdown), base_url)
+    return html_to_blocks(_markdown().render(markdown), base_url)
 
 
 def inline_markdown(markdown: str, base_url: str | None = None) -> tuple[str, tuple[Link, ...]]:
     """One line of markdown as plain words plus the links it carried."""
-    blocks = html_to_blocks(_MARKDOWN.renderInline(markdown), base_url)
+    blocks = html_to_blocks(_markdown().renderInline(markdown), base_url)
     text = " ".join(b.text for b in blocks)
     links = tuple(link for b in blocks for link in b.links)
     return text, links

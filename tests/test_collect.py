@@ -365,3 +365,53 @@ def test_an_unforeseen_error_in_one_feed_fails_that_feed_only(
     report = run(make_config(tmp_path, good, odd), store)
     assert f"failed: {odd}: unexpected error: ValueError('nobody saw this coming')" in lines(report)
     assert len(stored(store, good)) == 1
+
+
+def test_unchanged_feeds_are_marked_a_batch_at_a_time_and_none_is_missed(
+    server: FeedServer, store: SQLiteItemStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import digest.collect
+
+    monkeypatch.setattr(digest.collect, "UNCHANGED_BATCH", 2)
+    feed = rss("U", [("u", "https://u.example/1", "<p>u</p>")])
+    urls = [server.serve(f"/u{i}", Reply(200, feed, RSS)) for i in range(5)]  # no validators
+    config = make_config(tmp_path, *urls)
+    run(config, store)
+    later = NOW + dt.timedelta(hours=1)
+    report = run(config, store, later)
+    assert report.count("not_modified") == 5  # same bytes again: not parsed, not stored again
+    health = store.health()
+    assert [h.last_success for h in health] == [later] * 5
+    assert all(h.items_stored == 1 for h in health)
+
+
+def test_a_corrupt_gzip_body_and_a_cut_connection_are_reported_in_words(
+    store: SQLiteItemStore, tmp_path: Path
+) -> None:
+    import socket
+    import threading
+
+    feed = rss("C", [("c", "https://c.example/1", "<p>c</p>")])
+    answers = {
+        b"/gz": b"Content-Encoding: gzip\r\nContent-Length: 20\r\n\r\n" + b"\x1f\x8b" + b"x" * 18,
+        b"/cut": b"Content-Length: 99999\r\n\r\n" + feed,
+    }
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(10)
+
+    def answer() -> None:
+        for _ in answers:
+            conn, _address = listener.accept()
+            with conn:
+                path = conn.recv(65536).split(b" ")[1]
+                conn.sendall(b"HTTP/1.1 200 OK\r\n" + answers[path])
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    report = run(make_config(tmp_path, f"{base}/gz", f"{base}/cut", concurrency=1), store)
+    thread.join(timeout=10)
+    listener.close()
+    shown = lines(report)
+    assert f"failed: {base}/gz: the compressed body is corrupt" in shown
+    assert f"failed: {base}/cut: the server broke the connection" in shown
