@@ -70,7 +70,8 @@ def split(lines: list[str], ctx: Context) -> Split:
     for n, entry in enumerate(entries):
         item = _to_item(entry, ctx, n)
         if item is None:
-            dropped.append(Note("edition", ctx.origin, f"not a story, skipped: {entry.title!r}"))
+            title = inline_markdown(entry.title)[0]
+            dropped.append(Note("edition", ctx.origin, f"not a story, skipped: {title!r}"))
         else:
             items.append(item)
     return Split(tuple(items), tuple(dropped))
@@ -115,7 +116,11 @@ def _entries(lines: list[str], ctx: Context) -> tuple[list[_Entry], list[Note]]:
             current.lines.append(stripped)
         else:
             dropped.append(
-                Note("edition", ctx.origin, f"edition furniture removed: {stripped[:80]!r}")
+                Note(
+                    "edition",
+                    ctx.origin,
+                    f"edition furniture removed: {inline_markdown(stripped)[0][:80]!r}",
+                )
             )
     if skipped_lines:
         dropped.append(

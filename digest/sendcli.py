@@ -60,7 +60,8 @@ def run_send(
 def _print_report(report: SendReport) -> None:
     if report.outbox is not None:
         click.echo(
-            f"Dry run: wrote {report.recipients} messages for the {report.date} issue "
+            f"Dry run: wrote {report.recipients} message{'' if report.recipients == 1 else 's'}"
+            f" for the {report.date} issue "
             f"to {report.outbox}; nothing was sent.",
             err=True,
         )
