@@ -28,8 +28,6 @@ from digest.store import History
 from digest.themes import assign_all
 from digest.window import Window, feed_raws, issue_window
 
-OUTPUT_FILES = ("digest.html", "digest.txt", "digest.json", "digest.eml")
-
 
 @dataclass(frozen=True)
 class BuildResult:
