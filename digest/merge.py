@@ -225,7 +225,11 @@ def _story(group: list[Item], matches: tuple[Match, ...]) -> Story:
 def _lead_order(item: Item) -> tuple[int, int, int, str]:
     """The item that speaks for a story: an article over a brief, the original over a
     newsletter's retelling, then the longest."""
-    return (item.kind != "article", item.via is not None, -len(item.text), item.id)
+    return (item.kind != "article", item.via is not None, -_length(item), item.id)
+
+
+def _length(item: Item) -> int:
+    return sum(len(block.text) for block in item.blocks)
 
 
 def _words(text: str) -> list[str]:

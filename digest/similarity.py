@@ -66,16 +66,23 @@ class Scorer:
         n = len(documents)
         self.idf = {word: math.log((1 + n) / (1 + df)) + 1.0 for word, df in counts.items()}
         self.documents = documents
-        self.totals = [self._weight(doc.words) for doc in documents]
+        self.totals: dict[int, float] = {}
 
     def _weight(self, words: Iterable[str]) -> float:
-        return sum(self.idf.get(w, 1.0) for w in words)
+        idf = self.idf
+        return sum(idf.get(w, 1.0) for w in words)
+
+    def _total(self, i: int) -> float:
+        """A document's whole weight, computed only for documents that get compared."""
+        if i not in self.totals:
+            self.totals[i] = self._weight(self.documents[i].words)
+        return self.totals[i]
 
     def similarity(self, i: int, j: int) -> float:
         """0..1: IDF-weighted overlap of content words, with the headlines' overlap mixed in."""
         a, b = self.documents[i], self.documents[j]
         shared = self._weight(a.words & b.words)
-        union = self.totals[i] + self.totals[j] - shared
+        union = self._total(i) + self._total(j) - shared
         words = shared / union if union else 0.0
         return round(0.65 * words + 0.35 * _jaccard(a.title, b.title), 4)
 

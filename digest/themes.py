@@ -205,10 +205,9 @@ def _by_terms(
 
 
 def _story_words(story: Story) -> Counter[str]:
-    text = " ".join(
-        [story.title, story.title, story.summary] + [i.text[:2000] for i in story.items]
-    )
-    return Counter(content_words(text))
+    """The words a profile is made of: the headline (twice) and the first items' leads."""
+    leads = [i.text[:1000] for i in story.items[:3]]
+    return Counter(content_words(" ".join([story.title, story.title, *leads])))
 
 
 def _profiles(
