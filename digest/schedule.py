@@ -15,11 +15,7 @@ the next. They return a `RunResult`: one line for the log and counts for JSON.
 from __future__ import annotations
 
 import datetime as dt
-import signal
-import threading
 import zoneinfo
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,6 +25,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from digest.config import Config, load_config
+from digest.interrupts import hold_interrupts
 
 if TYPE_CHECKING:
     from digest.itemstore import ItemStore
@@ -327,22 +324,3 @@ def _send(config: Config, date: dt.date) -> RunResult:
         "send_in_doubt": len(report.in_doubt),
     }
     return RunResult(report.complete, summary, counts)
-
-
-@contextmanager
-def hold_interrupts() -> Iterator[None]:
-    """SIGINT (and SIGTERM, which the scheduler turns into it) waits until the block is done.
-
-    Only the main thread can own signal handlers; elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt

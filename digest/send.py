@@ -15,16 +15,14 @@ import email.utils
 import heapq
 import json
 import re
-import signal
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from digest.config import Config
+from digest.interrupts import hold_interrupts
 from digest.message import Mailing
 from digest.output import write_atomic
 from digest.recipients import Recipient, iter_recipients, load_recipients
@@ -274,7 +272,7 @@ class _Batch:
         def begin() -> None:
             self.log.begin(self.date, recipient.key, message_id, self.clock())
 
-        with _interrupts_held():
+        with hold_interrupts():
             outcome = self.transport.deliver(self.sender, recipient.address, data, begin)
             self.log.finish(
                 self.date, recipient.key, _STATE[outcome.status], outcome.reply, self.clock()
@@ -288,26 +286,6 @@ _STATE: dict[str, State] = {
     "retry": "pending",
     "in_doubt": "sending",
 }
-
-
-@contextmanager
-def _interrupts_held() -> Iterator[None]:
-    """Ctrl-C waits until the message in flight is answered and recorded, then stops the run.
-
-    Only the main thread can own signal handlers; elsewhere (a scheduler's
-    worker) this does nothing and the in-doubt rule covers the window.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    caught: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(signum))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if caught:
-        raise KeyboardInterrupt
 
 
 def _report(
