@@ -230,7 +230,16 @@ def template_context(issue: Issue, config: Config) -> dict[str, Any]:
         "theme_names": theme_names(issue, config),
         "paywalled": paywalled_stories(issue),
         "is_empty": not issue.stories and issue.lead is None,
+        "earlier": {
+            s.id: issue_url(config, s.update_of.issue_date) for s in issue.stories if s.update_of
+        },
     }
+
+
+def issue_url(config: Config, date: dt.date) -> str:
+    """Where an earlier issue is published, if the config says where the archive lives."""
+    base = config.newsletter.archive_url.rstrip("/")
+    return f"{base}/{date.isoformat()}/digest.html" if base else ""
 
 
 def feature_sections(issue: Issue) -> list[tuple[Section, tuple[Story, ...]]]:

@@ -618,3 +618,24 @@ def test_email_templates_autoescape_and_text_templates_do_not(config: Config) ->
     text_env = template_environment(config, "text")
     assert email_env.from_string("{{ x }}").render(x="a & <b>") == "a &amp; &lt;b&gt;"
     assert text_env.from_string("{{ x }}").render(x="a & b") == "a & b"
+
+
+def test_an_update_links_the_issue_it_first_ran_in(config: Config) -> None:
+    from dataclasses import replace
+
+    from digest.models import PublishedStory
+
+    earlier = PublishedStory(dt.date(2026, 11, 20), "old", "A chip", frozenset(), frozenset())
+    issue = small_issue()
+    assert issue.lead is not None
+    updated = replace(issue.lead, update_of=earlier)
+    sections = tuple(
+        replace(s, stories=tuple(updated if st.id == updated.id else st for st in s.stories))
+        for s in issue.sections
+    )
+    issue = replace(issue, lead=updated, sections=sections)
+    link = "https://news.example.com/archive/2026-11-20/digest.html"
+    assert f'href="{link}"' in render_html(issue, config)
+    text = render_text(issue, config)
+    assert "UPDATE (first in the November 20, 2026 issue [" in text
+    assert link in text
