@@ -29,6 +29,14 @@ CONFIG_OPTION = click.option(
 )
 
 
+DATE_OPTION = click.option(
+    "--date",
+    "date_",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Issue date, YYYY-MM-DD (default: today in the newsletter's time zone).",
+)
+
+
 def _load(config_path: Path | None) -> Config:
     return load_config(find_config(config_path, Path.cwd()))
 
@@ -45,12 +53,7 @@ def cli() -> None:
 
 @cli.command()
 @CONFIG_OPTION
-@click.option(
-    "--date",
-    "date_",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Issue date, YYYY-MM-DD (default: today in the newsletter's time zone).",
-)
+@DATE_OPTION
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),
@@ -224,12 +227,7 @@ def _when(moment: dt.datetime | None) -> str:
 
 @cli.command()
 @CONFIG_OPTION
-@click.option(
-    "--date",
-    "date_",
-    type=click.DateTime(formats=["%Y-%m-%d"]),
-    help="Issue date, YYYY-MM-DD (default: today in the newsletter's time zone).",
-)
+@DATE_OPTION
 @click.option(
     "--out",
     type=click.Path(path_type=Path, file_okay=False),

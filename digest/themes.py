@@ -176,7 +176,7 @@ def _by_terms(
 ) -> _Scored:
     body_text = " ".join([item.text for item in story.items] + [r.text for r in story.related])
     body_text = " ".join(body_text.split()[:BODY_WORDS])
-    lead = story.summary or " ".join(story.items[0].text.split()[:LEAD_WORDS])
+    lead = _lead(story)
     title_hits, summary_hits, body_hits = (index.hits(t) for t in (story.title, lead, body_text))
     scored = []
     none: Counter[str] = Counter()
@@ -202,6 +202,11 @@ def _by_terms(
             break
     ranked = tuple(sorted((s for s, _ in scored if s.score > 0), key=lambda s: (-s.score, s.theme)))
     return _Scored(story, ranked, winner, best)
+
+
+def _lead(story: Story) -> str:
+    """The blurb when assemble has written it, else the opening words of the lead item."""
+    return story.summary or " ".join(story.items[0].text.split()[:LEAD_WORDS])
 
 
 def _story_words(story: Story) -> Counter[str]:
@@ -279,7 +284,7 @@ def suggest_themes(unthemed: list[Story], themes: tuple[Theme, ...]) -> tuple[No
     stories_by_term: dict[str, set[str]] = {}
     titles = {s.id: s.title for s in unthemed}
     for story in unthemed:
-        lead = story.summary or " ".join(story.items[0].text.split()[:LEAD_WORDS])
+        lead = _lead(story)
         for word in set(content_words(f"{story.title} {lead}")) - known:
             if not word.isdigit():
                 stories_by_term.setdefault(word, set()).add(story.id)

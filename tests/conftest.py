@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+REPO = Path(__file__).resolve().parents[1]
 
 Golden = Callable[[str, str | bytes], None]
 EmailLint = Callable[..., subprocess.CompletedProcess[str]]
@@ -85,3 +86,18 @@ def email_lint(email_lint_path: Path) -> EmailLint:
         )
 
     return run
+
+
+def run_digest(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m digest ARGS` in a folder, as a user would run it; never raises on failure."""
+    return subprocess.run(
+        [sys.executable, "-m", "digest", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )

@@ -12,27 +12,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import EmailLint, Golden
+from conftest import REPO, EmailLint, Golden, run_digest
 
 from digest.output import write_atomic
 
-REPO = Path(__file__).resolve().parents[1]
 DATE = "2026-11-22"
 FILES = ("digest.eml", "digest.html", "digest.json", "digest.txt")
-
-
-def run_digest(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "digest", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 @pytest.fixture

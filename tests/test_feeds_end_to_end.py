@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from conftest import REPO, run_digest
 from feedserver import FeedServer, Reply, rss
-from test_build import REPO, run_digest
 
 from digest.config import load_config
 from digest.itemstore import SQLiteItemStore

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import REPO, run_digest
 from feedserver import FeedServer, Reply, rss
 from smtp_sink import Sink, SMTPServer
-from test_build import REPO, run_digest
 
 from digest.config import ConfigError, load_config, parse_config
 from digest.schedule import (

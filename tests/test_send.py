@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
 import signal
@@ -17,7 +16,7 @@ from pathlib import Path
 
 import dkim
 import pytest
-from conftest import EmailLint
+from conftest import REPO, EmailLint, run_digest
 from smtp_sink import DROP, Received, Sink, SMTPServer, tls_context
 
 from digest.config import Config, ConfigError, load_config
@@ -27,7 +26,6 @@ from digest.send import NotBuilt, send_issue
 from digest.sendlog import SQLiteSendLog
 from digest.store import Database, SQLiteHistory
 
-REPO = Path(__file__).resolve().parents[1]
 DATE = dt.date(2026, 11, 22)
 READERS = [f"reader{n}@example.net" for n in range(1, 6)]
 
@@ -110,20 +108,6 @@ def records(config: Config) -> dict[str, tuple[str, int, str]]:
 
 def received_by(sink: Sink) -> Counter[str]:
     return Counter(address for r in sink.received for address in r.recipients)
-
-
-def run_digest(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "digest", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **(env or {})},
-        check=False,
-    )
 
 
 def check_message(received: Received, address: str) -> None:
