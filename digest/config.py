@@ -42,7 +42,7 @@ KEYS: dict[str, frozenset[str]] = {
     "state": frozenset({"path"}),
     "templates": frozenset({"dir"}),
     "sources": frozenset({"name", "path", "url", "weight", "theme", "enabled"}),
-    "themes": frozenset({"key", "name", "description", "terms"}),
+    "themes": frozenset({"key", "name", "description", "terms", "within"}),
     "catch_all": frozenset({"key", "name", "description"}),
     "fetch": frozenset(
         {
@@ -324,6 +324,9 @@ def parse_config(data: Mapping[str, Any], path: Path) -> Config:
     for i, key in enumerate(keys):
         if keys.index(key) != i:
             raise t.error(f"themes[{i}].key", f"duplicate theme key {key!r}")
+    for i, theme in enumerate(themes):
+        if theme.within is not None and (theme.within not in keys or theme.within == theme.key):
+            raise t.error(f"themes[{i}].within", f"unknown broader theme {theme.within!r}")
     for i, source in enumerate(sources):
         if source.theme is not None and source.theme not in keys:
             raise t.error(f"sources[{i}].theme", f"unknown theme {source.theme!r}")
@@ -552,6 +555,7 @@ def _theme(t: _Table) -> Theme:
         name=t.text("name", key.title()),
         description=t.text("description", ""),
         terms=tuple(terms),
+        within=t.text("within", "") or None,
     )
 
 

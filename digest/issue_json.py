@@ -84,7 +84,7 @@ def _score_json(score: ThemeScore) -> dict[str, Any]:
         "theme": score.theme,
         "score": score.score,
         "terms": list(score.terms),
-        "method": "learned profile" if score.learned else "key terms",
+        "method": score.method,
     }
 
 

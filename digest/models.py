@@ -108,13 +108,15 @@ class SourceRef:
 
 @dataclass(frozen=True)
 class ThemeScore:
-    """Why a story leans to a theme: its term score and the terms found, or, when
-    `learned`, its similarity to the theme's profile and the words they share."""
+    """Why a story leans to a theme, by `method`: "key terms" (the term score and the
+    terms found), "learned profile" (similarity to the profile the day's stories
+    taught, and the words they share) or "source" (the share of the outlet's
+    confidently placed stories under that theme, and the outlet)."""
 
     theme: str
     score: float
     terms: tuple[str, ...] = ()
-    learned: bool = False
+    method: str = "key terms"
 
 
 @dataclass(frozen=True)
@@ -164,6 +166,7 @@ class Theme:
     name: str
     description: str = ""
     terms: tuple[str, ...] = ()
+    within: str | None = None  # the broader theme this one narrows (deepfakes within AI)
 
 
 @dataclass(frozen=True)

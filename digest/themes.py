@@ -13,8 +13,13 @@ Two signals, both explained in each story's `theme_scores`:
    profiles and joins the closest one when it is clearly close. So a story about
    "protein folding in plant cells" can join biotech on the strength of the
    day's other biotech stories, though no biotech term appears in it.
+3. Where it comes from. Outlets specialise: when most of a source's confidently
+   placed stories share one theme, its close calls go that way (an AI lab's post
+   that mentions drug discovery is still AI), and so do its stories that neither
+   terms nor profiles place. A theme that narrows a broader one (`within`) keeps
+   its stories: a deepfake story from an AI outlet stays deepfakes.
 
-A story neither signal places goes to the catch-all, whose name says so; and
+A story no signal places goes to the catch-all, whose name says so; and
 recurring topics among those are reported as suggested new themes.
 """
 
@@ -44,6 +49,9 @@ LEARNED_MIN = 0.08  # cosine similarity to a profile needed to join it
 LEARNED_MARGIN = 1.25  # ... and this many times closer than the next theme
 PROFILE_WORDS = 60
 COMMON_SHARE = 0.1  # words in more than this share of the day's stories are not profiled
+SOURCE_STORIES = 3  # confident stories a source needs before it is said to lean
+SOURCE_SHARE = 0.6  # ... and the share of them under one theme
+LEAN_BAR = 0.5  # a close call: the source's theme scores at least this share of the best
 
 
 _TOKEN = re.compile(r"\w+")
@@ -150,11 +158,16 @@ def assign_all(stories: list[Story], themes: tuple[Theme, ...], catch_all: Theme
     for key, profile in profiles.items():
         for word, value in profile.items():
             by_word.setdefault(word, []).append((key, value))
+    leanings = _source_leanings(scored, catch_all)
+    broader = {theme.key: theme.within for theme in themes}
     out = []
     for s, story_words in zip(scored, words, strict=True):
         story = replace(s.story, theme=s.winner, theme_scores=s.scores)
-        if s.winner == catch_all.key and profiles:
-            story = _by_profile(story, story_words, by_word, list(profiles)) or story
+        if s.winner != catch_all.key:
+            story = _close_call(story, s.best, leanings, broader) or story
+        else:
+            placed = _by_profile(story, story_words, by_word, list(profiles)) if profiles else None
+            story = placed or _by_source(story, leanings) or story
         out.append(story)
     return out
 
@@ -270,8 +283,63 @@ def _by_profile(
     if best[0] < LEARNED_MIN or best[0] < LEARNED_MARGIN * runner_up[0]:
         return None
     terms = tuple(w for _, w in sorted(shared[best[1]], key=lambda vw: (-vw[0], vw[1]))[:6])
-    learned = ThemeScore(best[1], round(best[0], 3), terms, learned=True)
+    learned = ThemeScore(best[1], round(best[0], 3), terms, method="learned profile")
     return replace(story, theme=best[1], theme_scores=(learned, *story.theme_scores))
+
+
+@dataclass(frozen=True)
+class _Leaning:
+    """Most of a source's confidently placed stories sit under one theme."""
+
+    source: str
+    theme: str
+    share: float
+
+
+def _source_leanings(scored: list[_Scored], catch_all: Theme) -> dict[str, _Leaning]:
+    """source -> its leaning, for sources with enough confident stories, mostly one theme."""
+    counts: dict[str, Counter[str]] = {}
+    for s in scored:
+        if s.winner != catch_all.key and s.best >= CONFIDENT:
+            for source in {item.source for item in s.story.items if item.source}:
+                counts.setdefault(source, Counter())[s.winner] += 1
+    leanings = {}
+    for source, themes in counts.items():
+        theme, n = min(themes.items(), key=lambda kv: (-kv[1], kv[0]))
+        share = n / sum(themes.values())
+        if n >= SOURCE_STORIES and share >= SOURCE_SHARE:
+            leanings[source] = _Leaning(source, theme, round(share, 3))
+    return leanings
+
+
+def _leaning(story: Story, leanings: dict[str, _Leaning]) -> _Leaning | None:
+    """The strongest leaning among the story's sources."""
+    found = [leanings[i.source] for i in story.items if i.source in leanings]
+    return max(found, key=lambda lean: (lean.share, lean.theme, lean.source), default=None)
+
+
+def _close_call(
+    story: Story, best: float, leanings: dict[str, _Leaning], broader: dict[str, str | None]
+) -> Story | None:
+    """A story whose terms put its source's theme close to the winner goes that way,
+    unless it won a theme narrower than the source's (deepfakes within AI)."""
+    lean = _leaning(story, leanings)
+    if lean is None or lean.theme == story.theme or broader.get(story.theme) == lean.theme:
+        return None
+    score = next((t.score for t in story.theme_scores if t.theme == lean.theme), 0.0)
+    if score < max(MIN_SCORE, LEAN_BAR * best):
+        return None
+    return _placed_by(story, lean)
+
+
+def _by_source(story: Story, leanings: dict[str, _Leaning]) -> Story | None:
+    lean = _leaning(story, leanings)
+    return _placed_by(story, lean) if lean else None
+
+
+def _placed_by(story: Story, lean: _Leaning) -> Story:
+    why = ThemeScore(lean.theme, lean.share, (lean.source,), method="source")
+    return replace(story, theme=lean.theme, theme_scores=(why, *story.theme_scores))
 
 
 def suggest_themes(unthemed: list[Story], themes: tuple[Theme, ...]) -> tuple[Note, ...]:

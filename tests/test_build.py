@@ -187,6 +187,15 @@ def test_a_bad_config_value_names_the_file_and_the_key(project: Path) -> None:
     assert str(config) in result.stderr
 
 
+def test_a_theme_within_an_unknown_theme_names_the_key(project: Path) -> None:
+    from digest.config import ConfigError, load_config
+
+    config = project / "digest.toml"
+    config.write_text(config.read_text().replace('within = "ai"', 'within = "a.i."'))
+    with pytest.raises(ConfigError, match=r"themes\[0\]\.within.*'a\.i\.'"):
+        load_config(config)
+
+
 def test_no_config_anywhere_is_a_clear_error(tmp_path: Path) -> None:
     result = run_digest("build", cwd=tmp_path)
     assert result.returncode == 2

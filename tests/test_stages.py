@@ -8,7 +8,7 @@ from digest.merge import merge
 from digest.models import Block, Item, Story, Theme
 from digest.summarize import blurb
 from digest.text import markdown_to_blocks, repair_text, sentences
-from digest.themes import assign
+from digest.themes import assign, assign_all
 from digest.urls import canonical_url, clean_url, date_in_url, outlet_for
 
 
@@ -166,6 +166,48 @@ def test_a_story_no_theme_claims_goes_to_the_catch_all_with_its_scores_explained
     themed = assign(story, THEMES, OTHER)
     assert themed.theme == "other"
     assert themed.theme_scores == ()
+
+
+LAB = "https://ailab.example/news/"
+WITH_BIOTECH = (
+    Theme("deepfakes", "Deepfakes", terms=("deepfake",), within="ai"),
+    Theme("biotech", "Biotech", terms=("drug", "protein")),
+    Theme("ai", "AI", terms=("AI", "model", "chatbot")),
+)
+
+
+def lab_day(*extra: Item) -> list[Story]:
+    """Three stories from one AI lab that its terms place firmly under AI, plus `extra`."""
+    firm = [
+        item(f"A new AI model, number {n}", "The AI model and the AI chatbot.", f"{LAB}{n}")
+        for n in range(3)
+    ]
+    stories = [merge([i]).stories[0] for i in (*firm, *extra)]
+    return assign_all(stories, WITH_BIOTECH, OTHER)
+
+
+def test_a_close_call_goes_the_way_its_outlet_mostly_goes() -> None:
+    *_, story = lab_day(item("Drug discovery with an AI model", "Protein work.", f"{LAB}drug"))
+    assert story.theme == "ai"
+    why = story.theme_scores[0]
+    assert (why.theme, why.method, why.terms) == ("ai", "source", ("ailab.example",))
+
+
+def test_a_story_no_term_claims_joins_the_theme_its_outlet_mostly_covers() -> None:
+    *_, story = lab_day(item("Inviting hard questions", "We answer them.", f"{LAB}questions"))
+    assert story.theme == "ai"
+    assert story.theme_scores[0].method == "source"
+
+
+def test_a_narrower_theme_keeps_its_story_though_the_outlet_covers_the_broad_one() -> None:
+    *_, story = lab_day(item("A deepfake of a senator", "An AI deepfake spread.", f"{LAB}fake"))
+    assert story.theme == "deepfakes"
+
+
+def test_an_outlet_without_a_clear_leaning_decides_nothing() -> None:
+    mixed = [item(f"Drug trial {n}", "The drug and the protein.", f"{LAB}bio{n}") for n in range(3)]
+    *_, story = lab_day(*mixed, item("Inviting hard questions", "We answer.", f"{LAB}q"))
+    assert story.theme == "other"
 
 
 def test_a_blurb_skips_bylines_captions_and_sentences_that_need_a_picture() -> None:
