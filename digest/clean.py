@@ -142,7 +142,7 @@ def _clean_feed_entry(raw: RawItem, text: str, ev: Evidence, dropped: list[Note]
     blocks = html_to_blocks(text, url)
     title = ev.front.get("title") or _title_from_blocks(blocks)
     blocks = _drop_boilerplate(blocks, title, raw.origin, dropped)
-    if not blocks:
+    if not blocks and not (url and ev.front.get("title")):
         dropped.append(Note("clean", raw.origin, "no article text left after cleaning"))
         return Cleaned((), (), tuple(dropped))
     item = Item(
@@ -156,6 +156,8 @@ def _clean_feed_entry(raw: RawItem, text: str, ev: Evidence, dropped: list[Note]
         author=ev.front.get("author") or None,
         weight=raw.weight,
         theme_hint=raw.theme_hint,
+        # a headline and a link with no text (Hacker News, journal contents) is a brief
+        kind="article" if blocks else "brief",
     )
     return Cleaned((item,), (), tuple(dropped))
 

@@ -301,3 +301,28 @@ def test_the_cleaner_trusts_feed_metadata_and_keeps_html_that_looks_like_scaffol
         "---",
         "The story itself.",
     ]
+
+
+def test_a_feed_entry_with_only_a_headline_and_a_link_is_kept_as_a_brief() -> None:
+    from digest.clean import clean
+
+    def entry(title: str | None) -> RawItem:
+        meta = [("feed", "https://hn.example/rss"), ("url", "https://n.example/b")]
+        return RawItem(
+            origin="https://n.example/b",
+            source_name="HN",
+            text="",
+            format="html",
+            meta=tuple(sorted([*meta, *([("title", title)] if title else [])])),
+        )
+
+    (item,) = clean(entry("Show HN: a tiny database")).items
+    assert (item.title, item.url, item.kind, item.blocks) == (
+        "Show HN: a tiny database",
+        "https://n.example/b",
+        "brief",
+        (),
+    )
+    cleaned = clean(entry(None))
+    assert cleaned.items == ()
+    assert "no article text" in cleaned.dropped[0].message
