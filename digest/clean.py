@@ -13,7 +13,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 
-from digest import edition
+from digest import edition, mailhtml
 from digest.extract import extract_page, is_full_page
 from digest.models import Block, Item, Note, RawItem
 from digest.text import (
@@ -71,7 +71,11 @@ def clean(raw: RawItem) -> Cleaned:
     if _from_feed(raw):
         return _clean_feed_entry(raw, text, ev, dropped)
     markup = raw.format
-    if markup == "html" and (is_full_page(text) or "title" not in ev.front):
+    if markup == "html" and (mail := _edition_mail(text, ev.front.get("title", ""))):
+        text, markup = repair_text(mail.markdown), "markdown"
+        if mail.title:
+            ev.front.setdefault("title", repair_text(mail.title))
+    elif markup == "html" and (is_full_page(text) or "title" not in ev.front):
         page = extract_page(text)
         if page is None:
             dropped.append(Note("clean", raw.origin, "no article found in the page"))
@@ -95,7 +99,7 @@ def clean(raw: RawItem) -> Cleaned:
             lines,
             edition.Context(
                 origin=raw.origin,
-                name=_edition_name(title),
+                name=_edition_name(title, source, lines),
                 url=url,
                 published=published,
                 source=source,
@@ -127,6 +131,20 @@ def clean(raw: RawItem) -> Cleaned:
         theme_hint=raw.theme_hint,
     )
     return Cleaned((item,), tuple(notes), tuple(dropped))
+
+
+def _edition_mail(html: str, title: str) -> mailhtml.Mail | None:
+    """A newsletter edition saved as HTML (an e-mail), as the markdown the splitter reads.
+
+    trafilatura keeps only an e-mail's longest passages and loses the headings,
+    numbering and links that tell one story from the next; anything that is not
+    an edition still goes to trafilatura as before.
+    """
+    if not edition.may_be_edition(title, html):
+        return None
+    mail = mailhtml.to_markdown(html)
+    title = title or mail.title or ""
+    return mail if edition.is_edition(title, mail.markdown.split("\n")) else None
 
 
 def _from_feed(raw: RawItem) -> bool:
@@ -391,8 +409,15 @@ def _drop_boilerplate(
     return tuple(kept)
 
 
-def _edition_name(title: str) -> str:
-    return title.split(":", 1)[0].strip() if ":" in title else title
+def _edition_name(title: str, source: str | None, lines: list[str]) -> str:
+    """The newsletter's own name: its sender's ("The Download from MIT Technology
+    Review"), else the part of the title before a colon ("The Download: …"), else
+    the masthead it prints."""
+    if source and (match := re.fullmatch(r"(?P<name>.+?) from .+", source)):
+        return match["name"]
+    if ":" in title:
+        return title.split(":", 1)[0].strip()
+    return edition.masthead(lines) or title
 
 
 def _words(text: str) -> set[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -21,6 +22,7 @@ _SECTIONS = {
     "the must-reads": "must_reads",
     "quote of the day": "quote",
     "one more thing": "one_more",
+    "the big story": "one_more",
     "we can still have nice things": "skip",
 }
 _HEADING = re.compile(r"^\*\*(?P<text>.+?)\*\*\s*$")
@@ -28,8 +30,22 @@ _NUMBERED = re.compile(r"^(?P<n>\d{1,2})\s+(?P<title>.+)$")
 _AUTHOR = re.compile(r"^_?—\s*(?P<name>[^_]+?)_?\s*$")
 _IMAGE_ONLY = re.compile(r"^\[?!\[[^\]]*\]\([^)]*\)(\]\([^)]*\))?\s*$")
 _CREDIT = re.compile(r"\(\s*\[(?P<name>[^\]]+)\]\((?P<url>[^)\s]+)\)\s*(?P<paywall>\$)?\s*\)\s*$")
+# "—Who, [Outlet](url) reports" or "—Who, tells [the Outlet](url) …" and kin.
 _QUOTE_CREDIT = re.compile(
-    r"^—\s*(?P<who>.+?),\s*\[(?P<name>[^\]]+)\]\((?P<url>[^)\s]+)\)\s*reports"
+    r"^_?—\s*(?P<who>.+?),?\s+(?:(?P<verb>tells|told|says|said|writes|wrote|according to|to|in)"
+    r"\s+)?(?:the\s+)?\[(?P<name>[^\]]+)\]\((?P<url>[^)\s]+)\)\s*(?P<reports>reports?)?"
+)
+# A heading that is the edition's byline ("By Charlotte Jee • 06.24.24"): the
+# greeting under it is furniture, not a story.
+_BYLINE = re.compile(r"^by\s+[^•|·]+[•|·]\s*[\d./-]+$", re.I)
+# A sponsor's block ("ADVERTISEMENT", then "Sponsored by [Rocket Software](…)").
+_SPONSOR = re.compile(
+    r"^(advertisement|(sponsored by|in partnership with|presented by)\b.*)$", re.I
+)
+# A dateline set in bold ("November 2023") is not a story's headline.
+_DATELINE = re.compile(
+    r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s+\d{1,2},)?\s+\d{4}$",
+    re.I,
 )
 
 
@@ -58,10 +74,24 @@ class _Entry:
     lines: list[str]
 
 
+def may_be_edition(title: str, text: str) -> bool:
+    """A cheap first look at a whole page or e-mail, before reading it line by line."""
+    return title.lower().startswith("the download") or "must-reads" in text.lower()
+
+
 def is_edition(title: str, lines: list[str]) -> bool:
     if title.lower().startswith("the download"):
         return True
     return any(_heading_text(line) == "the must-reads" for line in lines)
+
+
+def masthead(lines: list[str]) -> str | None:
+    """The name an edition prints at its top: a first heading with no words under it."""
+    filled = [line.strip() for line in lines if line.strip()]
+    for line, following in itertools.pairwise(filled):
+        if _heading_text(line) is not None:
+            return inline_markdown(line)[0] if _heading_text(following) is not None else None
+    return None
 
 
 def split(lines: list[str], ctx: Context) -> Split:
@@ -109,6 +139,14 @@ def _entries(lines: list[str], ctx: Context) -> tuple[list[_Entry], list[Note]]:
         if section == "skip":
             skipped_lines += 1
             continue
+        if heading is not None and _DATELINE.match(heading):
+            continue
+        plain = inline_markdown(stripped)[0]
+        if (heading is not None and _BYLINE.match(heading)) or _SPONSOR.match(plain):
+            current = None
+            what = "byline" if heading is not None and _BYLINE.match(heading) else "sponsor"
+            dropped.append(Note("edition", ctx.origin, f"edition {what} removed: {plain!r}"))
+            continue
         if heading is not None and not (section == "quote" and current is not None):
             current = _Entry(section, stripped[2:-2].strip(), [])
             entries.append(current)
@@ -146,7 +184,7 @@ def _to_item(entry: _Entry, ctx: Context, n: int) -> Item | None:
     body: list[str] = []
     for line in entry.lines:
         if match := _AUTHOR.match(line):
-            author = match["name"].strip()
+            author = inline_markdown(match["name"])[0].strip()
         elif line.startswith("+"):
             related.extend(_related(line[1:].strip()))
         else:
@@ -187,16 +225,20 @@ def _to_item(entry: _Entry, ctx: Context, n: int) -> Item | None:
 
 
 def _story_link(body: list[str]) -> str | None:
-    """The "Read the full story" link, else the first link of the last paragraph with one."""
+    """The "Read the full story" link, else a "Read our story …" link, else the first
+    link of the last paragraph with one (a story may end on an event sign-up link)."""
     last: str | None = None
+    read: str | None = None
     for line in body:
         _, links = inline_markdown(line)
         for link in links:
             if link.text.lower().startswith("read the full story"):
                 return link.url
+            if read is None and re.match(r"read\b", link.text, re.I):
+                read = link.url
         if links:
             last = links[0].url
-    return last
+    return read or last
 
 
 def _related(markdown: str) -> list[Link]:
@@ -218,7 +260,9 @@ def _quote_item(entry: _Entry, ctx: Context, n: int) -> Item | None:
     for line in entry.lines:
         if match := _QUOTE_CREDIT.match(line):
             who, _ = inline_markdown(match["who"])
-            source, url = match["name"], match["url"]
+            url = match["url"]
+            known = outlet_for(clean_url(url) or url)
+            source = match["name"] if "." in known else known
             break
     if not words or not who:
         return None

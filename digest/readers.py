@@ -18,7 +18,9 @@ from pathlib import Path
 import yaml
 
 from digest.config import Source
+from digest.maillinks import restore_links
 from digest.models import Note, RawItem
+from digest.urls import clean_url
 
 SUFFIXES = {
     ".txt": "markdown",
@@ -88,7 +90,11 @@ def _files(path: Path) -> Iterator[Path]:
 
 
 def read_email(data: bytes) -> tuple[tuple[tuple[str, str], ...], str, str | None]:
-    """A saved newsletter (.eml): its HTML part (else its text part) and its headers."""
+    """A saved newsletter (.eml): its HTML part (else its text part) and its headers.
+
+    Mailers wrap the HTML part's links in click-tracking redirects; the plain-text
+    part beside it still says where each one goes (see digest.maillinks).
+    """
     message = email.message_from_bytes(data, policy=email.policy.default)
     assert isinstance(message, email.message.EmailMessage)
     meta: list[tuple[str, str]] = []
@@ -111,8 +117,27 @@ def read_email(data: bytes) -> tuple[tuple[tuple[str, str], ...], str, str | Non
     except (LookupError, UnicodeDecodeError) as exc:
         return tuple(sorted(meta)), "", f"cannot decode the message body: {exc}"
     if part.get_content_type() == "text/plain":
-        body = "<pre>" + html.escape(body) + "</pre>"
-    return tuple(sorted(meta)), body, None
+        return tuple(sorted(meta)), "<pre>" + html.escape(body) + "</pre>", None
+    return tuple(sorted(meta)), *_with_real_links(message, body)
+
+
+def _with_real_links(message: email.message.EmailMessage, body: str) -> tuple[str, str | None]:
+    """The HTML part with its click-tracking links restored from the plain-text part."""
+    plain = message.get_body(preferencelist=("plain",))
+    if plain is None:
+        return body, None
+    try:
+        text = plain.get_content()
+    except (LookupError, UnicodeDecodeError):
+        return body, None
+    result = restore_links(body, text)
+    hidden = [url for url in result.unpaired if url.startswith("http") and not clean_url(url)]
+    if hidden:
+        return result.html, (
+            f"{len(hidden)} click-tracking links have no match in the plain-text part;"
+            " they are left out"
+        )
+    return result.html, None
 
 
 def _decode(data: bytes) -> tuple[str, str | None]:

@@ -6,8 +6,12 @@ import datetime as dt
 import re
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
-TRACKING_PARAMS = frozenset({"mc_cid", "mc_eid", "fbclid", "gclid", "_ga", "_gl", "mkt_tok"})
+TRACKING_PARAMS = frozenset(
+    {"mc_cid", "mc_eid", "fbclid", "gclid", "gad_source", "_ga", "_gl", "mkt_tok", "truid"}
+)
 TRACKING_PREFIXES = ("utm_",)
+# Mailchimp's click-tracking, unsubscribe and profile pages, all tied to one subscriber.
+SUBSCRIBER_LINK_HOSTS = (".list-manage.com",)
 
 # Outlets whose names can't be read off their domain.
 KNOWN_OUTLETS = {
@@ -36,7 +40,9 @@ _DATE_IN_PATH = re.compile(r"/((?:19|20)\d\d)[/-](\d\d)[/-](\d\d)/")
 def clean_url(url: str, base: str | None = None) -> str | None:
     """The link as we will show it: absolute, http(s) only, without tracking parameters.
 
-    Returns None for links we must not show (javascript:, mailto:, relative with no base).
+    Returns None for links we must not show (javascript:, mailto:, relative with no base)
+    and for a mailer's per-subscriber links (click trackers, unsubscribe pages): they
+    hide where they go and act in the name of whoever received the e-mail.
     """
     url = url.strip().replace("\\_", "_")
     if base:
@@ -44,10 +50,14 @@ def clean_url(url: str, base: str | None = None) -> str | None:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
+    if parts.netloc.lower().endswith(SUBSCRIBER_LINK_HOSTS):
+        return None
     pairs = parse_qsl(parts.query, keep_blank_values=True)
     kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
     query = parts.query if len(kept) == len(pairs) else urlencode(kept, safe="/:@!$'()*,;~")
-    return urlunsplit(("https", parts.netloc.lower(), parts.path or "/", query, parts.fragment))
+    # A text fragment ("#:~:text=…") only tells the browser where to scroll.
+    fragment = "" if parts.fragment.startswith(":~:") else parts.fragment
+    return urlunsplit(("https", parts.netloc.lower(), parts.path or "/", query, fragment))
 
 
 def _is_tracking(key: str) -> bool:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 from digest.clean import clean
 from digest.config import Source
 from digest.models import Item
@@ -59,15 +57,3 @@ def test_a_page_title_loses_the_site_name_suffix(shared_dir: Path) -> None:
 
 def test_a_text_browser_dump_of_a_home_page_is_not_an_article(shared_dir: Path) -> None:
     assert cleaned(shared_dir / "corpus" / "articles" / "ghaws_nyt_homepage_lynx.txt") == ()
-
-
-@pytest.mark.parametrize("number", ["01", "04"])
-def test_a_saved_newsletter_email_becomes_an_item_with_its_subject_and_date(
-    shared_dir: Path, number: str
-) -> None:
-    eml = shared_dir / "corpus" / "newsletters" / "the-download" / f"the-download-{number}.eml"
-    items = cleaned(eml)
-    assert items
-    assert items[0].source == "The Download from MIT Technology Review"
-    assert items[0].published is not None
-    assert "mc_eid" not in items[0].text
