@@ -297,16 +297,19 @@ class _Leaning:
 
 
 def _source_leanings(scored: list[_Scored], catch_all: Theme) -> dict[str, _Leaning]:
-    """source -> its leaning, for sources with enough confident stories, mostly one theme."""
+    """source -> its leaning: a source most of whose stories its terms place firmly
+    under one theme."""
     counts: dict[str, Counter[str]] = {}
+    stories: Counter[str] = Counter()
     for s in scored:
-        if s.winner != catch_all.key and s.best >= CONFIDENT:
-            for source in {item.source for item in s.story.items if item.source}:
+        for source in {item.source for item in s.story.items if item.source}:
+            stories[source] += 1
+            if s.winner != catch_all.key and s.best >= CONFIDENT:
                 counts.setdefault(source, Counter())[s.winner] += 1
     leanings = {}
     for source, themes in counts.items():
         theme, n = min(themes.items(), key=lambda kv: (-kv[1], kv[0]))
-        share = n / sum(themes.values())
+        share = n / stories[source]  # a general outlet, mostly unplaced, leans nowhere
         if n >= SOURCE_STORIES and share >= SOURCE_SHARE:
             leanings[source] = _Leaning(source, theme, round(share, 3))
     return leanings
