@@ -79,7 +79,7 @@ def merge(items: list[Item]) -> Merged:
         ):
             groups.union(i, j)
 
-    for i, j in _roundup_pairs(items):
+    for i, j in _roundup_pairs(items, scorer):
         if groups.find(i) != groups.find(j) and _close_in_time(items[i], items[j]):
             groups.union(i, j)
 
@@ -179,20 +179,24 @@ def _fmix32(h: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
     return h ^ (h >> np.uint32(16))
 
 
-def _roundup_pairs(items: list[Item]) -> Iterator[tuple[int, int]]:
+def _roundup_pairs(items: list[Item], scorer: Scorer) -> Iterator[tuple[int, int]]:
     """A roundup ("Opus 4.6 Thinks Smarter, xAI Joins SpaceX, AI Outperforms Doctors")
     joins the story its first headline retells; its other headlines stay its own, so
     one roundup never chains unrelated stories together."""
-    titles = [frozenset(content_words(item.title)) for item in items]
-    by_word: dict[str, list[int]] = {}
+    leads: dict[int, list[str]] = {}
+    for i, item in enumerate(items):
+        parts = re.split(r",\s+", item.title)
+        if len(parts) >= 3:
+            leads[i] = content_words(parts[0].removeprefix("The Batch: "))
+    if not leads:
+        return
+    titles = [frozenset(words) for words in scorer.titles]  # numbered, like the headlines
+    by_word: dict[int, list[int]] = {}
     for j, words in enumerate(titles):
         for word in words:
             by_word.setdefault(word, []).append(j)
-    for i, item in enumerate(items):
-        parts = re.split(r",\s+", item.title)
-        if len(parts) < 3:
-            continue
-        lead = frozenset(content_words(parts[0].removeprefix("The Batch: ")))
+    for i, lead_words in leads.items():
+        lead = frozenset(map(scorer.number, lead_words))  # all among the words of i's own headline
         if len(lead) < 2:
             continue
         candidates = {j for w in lead if len(by_word[w]) <= 50 for j in by_word[w]} - {i}

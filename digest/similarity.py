@@ -10,6 +10,7 @@ the event's, and stay apart.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 from collections.abc import Iterable
@@ -70,30 +71,36 @@ class Scorer:
 
     def __init__(self, documents: Iterable[Features]) -> None:
         numbers = _Numbers()
-        flat: list[int] = []
-        lengths: list[int] = []
-        self.titles: list[tuple[int, ...]] = []
+        words: list[Words] = []
+        titles: list[Words] = []
         for doc in documents:
-            flat.extend(map(numbers.__getitem__, doc.words))
-            lengths.append(len(doc.words))
-            self.titles.append(tuple(map(numbers.__getitem__, doc.title)))
+            words.append(np.fromiter(map(numbers.__getitem__, doc.words), np.int32, len(doc.words)))
+            titles.append(
+                np.fromiter(map(numbers.__getitem__, doc.title), np.int32, len(doc.title))
+            )
         order = sorted(range(len(numbers)), key=list(numbers).__getitem__)
         rank = np.empty(len(numbers), dtype=np.int32)
         rank[order] = np.arange(len(numbers), dtype=np.int32)
         self.vocabulary = tuple(sorted(numbers))
-        self.titles = [tuple(sorted(rank[list(t)].tolist())) for t in self.titles]
-        owner = np.repeat(np.arange(len(lengths)), lengths)
-        ids = rank[np.array(flat, dtype=np.int32)]
-        ids = ids[np.lexsort((ids, owner))]
-        self.words: list[Words] = np.split(ids, np.cumsum(lengths)[:-1]) if lengths else []
-        self.idf = _idf(np.bincount(ids, minlength=len(numbers)), len(lengths))
-        self.totals = np.bincount(owner, weights=self.idf[ids], minlength=len(lengths))
+        del numbers, order
+        self.words = [np.sort(rank[w]) for w in words]
+        self.titles = [tuple(sorted(rank[t].tolist())) for t in titles]
+        del words, titles
+        counts = np.zeros(len(self.vocabulary), dtype=np.intp)
+        for w in self.words:
+            counts[w] += 1  # a document lists each of its words once
+        self.idf = _idf(counts, len(self.words))
+        self.totals = [float(self.idf[w].sum()) for w in self.words]
+
+    def number(self, word: str) -> int:
+        """A word's number (the word must be one of the batch's)."""
+        return bisect.bisect_left(self.vocabulary, word)
 
     def similarity(self, i: int, j: int) -> float:
         """0..1: IDF-weighted overlap of content words, with the headlines' overlap mixed in."""
         a, b = self.words[i], self.words[j]
         shared = float(self.idf[np.intersect1d(a, b, assume_unique=True)].sum())
-        union = float(self.totals[i] + self.totals[j]) - shared
+        union = self.totals[i] + self.totals[j] - shared
         words = shared / union if union else 0.0
         return round(0.65 * words + 0.35 * _jaccard(self.titles[i], self.titles[j]), 4)
 

@@ -183,7 +183,7 @@ def test_word_weights_are_the_same_whatever_the_hash_seed() -> None:
         "texts = ['Solid-state cells from SAIC reach 400Wh/kg', 'SAIC ships solid-state cells',"
         " 'Voice cloning fools a bank', 'A bank is fooled by a cloned voice']\n"
         "s = Scorer(features(t, t * 3) for t in texts)\n"
-        "print(s.totals.tolist(), [s.similarity(i, j) for i in range(4) for j in range(4)])\n"
+        "print(s.totals, [s.similarity(i, j) for i in range(4) for j in range(4)])\n"
     )
     runs = {
         subprocess.run(
