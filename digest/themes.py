@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
@@ -93,23 +94,27 @@ class TermIndex:
         """theme key -> term -> how often it occurs in the text."""
         found: dict[str, Counter[str]] = {}
         tokens = _TOKEN.findall(text)
-        low = [t.lower() for t in tokens]
+        counts = Counter(tokens)
+        low_counts = Counter(map(str.lower, tokens))
 
         def add(entries: Iterable[Entry], n: int) -> None:
             for key, term in entries:
                 found.setdefault(key, Counter())[term] += n
 
-        for token, n in Counter(tokens).items():
-            if token in self.acronyms:
-                add(self.acronyms[token], n)
-        for word, n in Counter(low).items():
-            if word in self.words:
-                add(self.words[word], n)
-            for stem, entry in self.prefixes.get(word[:3], ()):
+        for token in counts.keys() & self.acronyms.keys():
+            add(self.acronyms[token], counts[token])
+        for word in low_counts.keys() & self.words.keys():
+            add(self.words[word], low_counts[word])
+        prefixes = self.prefixes
+        for word in [w for w in low_counts if w[:3] in prefixes]:
+            for stem, entry in prefixes[word[:3]]:
                 if word.startswith(stem):
-                    add((entry,), n)
-            if word in self.phrases:
-                for i in (i for i, w in enumerate(low) if w == word):
+                    add((entry,), low_counts[word])
+        starts = low_counts.keys() & self.phrases.keys()
+        if starts:
+            low = [t.lower() for t in tokens]
+            for i, word in enumerate(low):
+                if word in starts:
                     add(
                         (
                             e
@@ -223,9 +228,10 @@ def _lead(story: Story) -> str:
 
 
 def _story_words(story: Story) -> Counter[str]:
-    """The words a profile is made of: the headline (twice) and the first items' leads."""
+    """The words a profile is made of: the headline (twice) and the first items' leads.
+    Interned, as every story's words are kept until all are themed: one copy of each."""
     leads = [i.text[:1000] for i in story.items[:3]]
-    return Counter(content_words(" ".join([story.title, story.title, *leads])))
+    return Counter(map(sys.intern, content_words(" ".join([story.title, story.title, *leads]))))
 
 
 def _profiles(

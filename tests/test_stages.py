@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import random
+import subprocess
+import sys
+import zlib
 
-from digest.merge import merge
+from datasketch import MinHash, MinHashLSH
+
+from digest.merge import LSH_THRESHOLD, NUM_PERM, _candidate_pairs, _signatures, merge
 from digest.models import Block, Item, Story, Theme
+from digest.similarity import Features, Scorer
 from digest.summarize import blurb
 from digest.text import markdown_to_blocks, repair_text, sentences
 from digest.themes import assign, assign_all
@@ -130,6 +138,64 @@ def test_two_different_stories_on_one_topic_stay_apart() -> None:
         item_id="b",
     )
     assert len(merge([a, b]).stories) == 2
+
+
+def _retellings(n: int) -> list[set[str]]:
+    """n small documents, every third one a retelling of the one before it."""
+    rng = random.Random(3)
+    docs: list[set[str]] = []
+    for k in range(n):
+        if k % 3 == 2:
+            words = sorted(docs[-1])
+            docs.append(set(words[: len(words) * 3 // 4]) | {f"new{k}"})
+        else:
+            docs.append({f"w{rng.randrange(400)}" for _ in range(rng.randint(3, 40))})
+    return docs
+
+
+def test_merge_signatures_are_the_minhashes_datasketch_computes() -> None:
+    docs = _retellings(30)
+    scorer = Scorer(Features(title=frozenset(), words=frozenset(d)) for d in docs)
+    ours = _signatures(scorer.words, scorer.vocabulary)
+    for words, signature in zip(docs, ours, strict=True):
+        theirs = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=zlib.crc32, scheme="affine32")
+        theirs.update_batch([w.encode() for w in words])
+        assert signature.tolist() == theirs.hashvalues.tolist()
+
+
+def test_merge_candidates_are_the_pairs_datasketch_lsh_proposes() -> None:
+    docs = _retellings(60)
+    scorer = Scorer(Features(title=frozenset(), words=frozenset(d)) for d in docs)
+    lsh = MinHashLSH(threshold=LSH_THRESHOLD, num_perm=NUM_PERM)
+    sketches = MinHash.bulk(
+        [[w.encode() for w in d] for d in docs], num_perm=NUM_PERM, hashfunc=zlib.crc32
+    )
+    for i, sketch in enumerate(sketches):
+        lsh.insert(i, sketch)
+    expected = {(i, j) for i, s in enumerate(sketches) for j in lsh.query(s) if i < j}
+    assert expected and _candidate_pairs(scorer) == sorted(expected)
+
+
+def test_word_weights_are_the_same_whatever_the_hash_seed() -> None:
+    """Words are numbered in sorted order, not set order, so float sums never reorder."""
+    script = (
+        "from digest.similarity import Scorer, features\n"
+        "texts = ['Solid-state cells from SAIC reach 400Wh/kg', 'SAIC ships solid-state cells',"
+        " 'Voice cloning fools a bank', 'A bank is fooled by a cloned voice']\n"
+        "s = Scorer(features(t, t * 3) for t in texts)\n"
+        "print(s.totals, [s.similarity(i, j) for i in range(4) for j in range(4)])\n"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert len(runs) == 1
 
 
 THEMES = (
