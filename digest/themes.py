@@ -261,11 +261,16 @@ def _profiles(
                 for word, count in counts.items():
                     if word in common:
                         continue  # words every story uses teach nothing about a theme
-                    vector[word] = vector.get(word, 0.0) + (1 + math.log(count)) * idf(word)
+                    vector[word] = vector.get(word, 0.0) + _tf(count) * idf(word)
         top = dict(sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[: PROFILE_WORDS * 10])
         norm = math.sqrt(sum(v * v for v in top.values())) or 1.0
         profiles[theme.key] = {w: v / norm for w, v in top.items()}
     return profiles
+
+
+def _tf(count: int) -> float:
+    """A word's weight in a story: dampened, as its fifth use says less than its first."""
+    return 1.0 if count == 1 else 1 + math.log(count)
 
 
 def _by_profile(
@@ -277,10 +282,12 @@ def _by_profile(
     dots: dict[str, float] = dict.fromkeys(keys, 0.0)
     shared: dict[str, list[tuple[float, str]]] = {key: [] for key in keys}
     norm = 0.0
-    for word, count in words.items():
-        weight = 1 + math.log(count)
+    for count in words.values():
+        weight = _tf(count)
         norm += weight * weight
-        for key, value in by_word.get(word, ()):
+    for word in sorted(words.keys() & by_word.keys()):  # most words are in no profile
+        weight = _tf(words[word])
+        for key, value in by_word[word]:
             dots[key] += weight * value
             shared[key].append((value, word))
     norm = math.sqrt(norm) or 1.0
