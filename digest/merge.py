@@ -28,7 +28,8 @@ from digest.urls import canonical_url
 
 SAME_STORY = 0.40
 MAX_DAYS_APART = 10  # a weekly newsletter retells the week's news
-ROUNDUP_MATCH = 0.5
+ROUNDUP_MATCH = 0.6  # the share of the shorter headline's words the two share
+_HEADLINE_CASE = re.compile(r"[A-Z]")  # "xAI Joins SpaceX" is a headline; "lawsuit says" is not
 NUM_PERM = 64
 LSH_THRESHOLD = 0.2
 CHUNK = 256  # documents hashed at once: at most ~130 words each, so ~8 MB in flight
@@ -181,33 +182,50 @@ def _fmix32(h: npt.NDArray[np.uint32]) -> npt.NDArray[np.uint32]:
 
 def _roundup_pairs(items: list[Item], scorer: Scorer) -> Iterator[tuple[int, int]]:
     """A roundup ("Opus 4.6 Thinks Smarter, xAI Joins SpaceX, AI Outperforms Doctors")
-    joins the story its first headline retells; its other headlines stay its own, so
-    one roundup never chains unrelated stories together."""
-    leads: dict[int, list[str]] = {}
-    for i, item in enumerate(items):
-        parts = re.split(r",\s+", item.title)
-        if len(parts) >= 3:
-            leads[i] = content_words(parts[0].removeprefix("The Batch: "))
-    if not leads:
+    joins the story told by its first headline that another item tells: one whose
+    words make up most of that item's headline (or the other way round), two words at
+    least. It joins one story only, and never another roundup, so one roundup never
+    chains unrelated stories together."""
+    headlines = {i: parts for i, item in enumerate(items) if (parts := _headlines(item.title))}
+    if not headlines:
         return
     titles = [frozenset(words) for words in scorer.titles]  # numbered, like the headlines
     by_word: dict[int, list[int]] = {}
     for j, words in enumerate(titles):
-        for word in words:
-            by_word.setdefault(word, []).append(j)
-    for i, lead_words in leads.items():
-        lead = frozenset(map(scorer.number, lead_words))  # all among the words of i's own headline
-        if len(lead) < 2:
-            continue
-        candidates = {j for w in lead if len(by_word[w]) <= 50 for j in by_word[w]} - {i}
-        best, score = None, 0.0
-        for j in sorted(candidates):
-            shared = len(lead & titles[j])
-            overlap = shared / len(lead | titles[j])
-            if shared >= 2 and overlap > score:
-                best, score = j, overlap
-        if best is not None and score >= ROUNDUP_MATCH:
-            yield i, best
+        if j not in headlines:
+            for word in words:
+                by_word.setdefault(word, []).append(j)
+    for i, parts in headlines.items():
+        for part in parts:  # the first headline that another item retells decides
+            lead = frozenset(map(scorer.number, content_words(part)))  # among i's own words
+            if len(lead) < 2:
+                continue
+            best, closest = None, 0.0
+            for j in sorted(
+                {j for w in lead if len(by_word.get(w, ())) <= 50 for j in by_word.get(w, ())}
+            ):
+                shared = len(lead & titles[j])
+                closeness = shared / min(len(lead), len(titles[j]))
+                if shared >= 2 and closeness > closest and _close_in_time(items[i], items[j]):
+                    best, closest = j, closeness
+            if best is not None and closest >= ROUNDUP_MATCH:
+                yield i, best
+                break
+
+
+def _headlines(title: str) -> list[str]:
+    """The headlines of a roundup's title, or none: comma-separated parts, three of them
+    of three words or more, each with a capital letter as headlines have, and none
+    going on a list ("Docs, Sheets, and Slides add …" and "X, Y, lawsuit says" are one
+    headline each)."""
+    parts = re.split(r",\s+", title.removeprefix("The Batch: "))
+    if (
+        sum(len(part.split()) >= 3 for part in parts) >= 3
+        and all(_HEADLINE_CASE.search(part) for part in parts)
+        and not any(re.match(r"(and|or)\s", part) for part in parts)
+    ):
+        return parts
+    return []
 
 
 def _close_in_time(a: Item, b: Item) -> bool:
@@ -221,8 +239,8 @@ def _match(lead: Item, item: Item, score: float, same_page: bool) -> Match:
         return Match(item.id, "same page", score)
     if _words(item.title) == _words(lead.title):
         return Match(item.id, "same headline", score)
-    if len(re.split(r",\s+", item.title)) >= 3:
-        return Match(item.id, f"roundup whose first headline tells it ({score:.2f})", score)
+    if _headlines(item.title):
+        return Match(item.id, f"roundup with a headline that tells it ({score:.2f})", score)
     return Match(item.id, f"similar wording ({score:.2f})", score)
 
 

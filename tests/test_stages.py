@@ -314,3 +314,25 @@ def test_a_roundup_joins_the_story_its_first_headline_tells_and_no_other() -> No
     stories = merge([launch, other, roundup]).stories
     grouped = sorted(sorted(i.id for i in s.items) for s in stories)
     assert grouped == [["a", "c"], ["b"]]
+
+
+def test_a_roundup_whose_first_headline_no_one_tells_joins_a_later_headlines_story() -> None:
+    deal = item("Microsoft, NVIDIA, and Anthropic announce partnerships", "A deal.", item_id="a")
+    roundup = item(
+        "Google Rules Arena Leaderboards, Microsoft+Anthropic Partnerships, Record Labels "
+        "Back AI Music",
+        "This week's letter is about something else.",
+        item_id="b",
+    )
+    (story,) = merge([deal, roundup]).stories
+    assert story.matches[1].reason.startswith("roundup with a headline that tells it")
+
+
+def test_a_headline_that_lists_things_is_not_a_roundup() -> None:
+    listing = item(
+        "Google Docs, Sheets, and Slides updates add support for iPhone X, iOS 11 drag-and-drop",
+        "Google updated its apps.",
+        item_id="a",
+    )
+    deal = item("Get 120 hours of iOS 11 dev training for $15", "A deal.", item_id="b")
+    assert len(merge([listing, deal]).stories) == 2
