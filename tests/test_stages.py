@@ -320,7 +320,7 @@ def test_a_roundup_whose_first_headline_no_one_tells_joins_a_later_headlines_sto
     deal = item("Microsoft, NVIDIA, and Anthropic announce partnerships", "A deal.", item_id="a")
     roundup = item(
         "Google Rules Arena Leaderboards, Microsoft+Anthropic Partnerships, Record Labels "
-        "Back AI Music",
+        "Back AI Music, Personality Control for LLMs",
         "This week's letter is about something else.",
         item_id="b",
     )
