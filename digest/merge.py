@@ -239,7 +239,7 @@ def _match(lead: Item, item: Item, score: float, same_page: bool) -> Match:
         return Match(item.id, "same page", score)
     if _words(item.title) == _words(lead.title):
         return Match(item.id, "same headline", score)
-    if _headlines(item.title):
+    if _headlines(item.title):  # never the lead when another item is not a roundup
         return Match(item.id, f"roundup with a headline that tells it ({score:.2f})", score)
     return Match(item.id, f"similar wording ({score:.2f})", score)
 
@@ -280,10 +280,17 @@ def _story(group: list[Item], matches: tuple[Match, ...]) -> Story:
     )
 
 
-def _lead_order(item: Item) -> tuple[int, int, int, str]:
+def _lead_order(item: Item) -> tuple[int, int, int, int, str]:
     """The item that speaks for a story: an article over a brief, the original over a
-    newsletter's retelling, then the longest."""
-    return (item.kind != "article", item.via is not None, -_length(item), item.id)
+    newsletter's retelling or a roundup (whose headline tells other stories too), then
+    the longest."""
+    return (
+        item.kind != "article",
+        item.via is not None,
+        bool(_headlines(item.title)),
+        -_length(item),
+        item.id,
+    )
 
 
 def _length(item: Item) -> int:
