@@ -461,9 +461,12 @@ def _parse_serve(t: _Table) -> ServeSettings:
 
 
 def _parse_schedule(t: _Table, newsletter: Newsletter) -> ScheduleSettings:
-    """The scheduler's jobs; a bad cron expression or zone is caught here, before any start."""
-    from digest.schedule import CronError, daily_trigger
+    """The scheduler's jobs; a bad cron expression or zone is caught here, before any start.
 
+    The default cron (from `send_time`) is always valid, so only one the config
+    gives is tried: that needs APScheduler, which costs every command a tenth of
+    a second to import.
+    """
     t.only(KEYS["schedule"])
     at = newsletter.send_time
     default_cron = f"{at.minute} {at.hour} * * *"
@@ -479,7 +482,9 @@ def _parse_schedule(t: _Table, newsletter: Newsletter) -> ScheduleSettings:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
         raise t.error("timezone", f"unknown time zone {timezone!r}") from exc
     cron = t.text("build_cron", default_cron).strip()
-    if cron:
+    if cron and cron != default_cron:
+        from digest.schedule import CronError, daily_trigger
+
         try:
             daily_trigger(cron, timezone)
         except CronError as exc:

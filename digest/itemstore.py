@@ -162,6 +162,10 @@ ITEMS_SCHEMA = [
 ]
 
 
+# One encoder for every row: json.dumps with options builds a new one per call.
+_meta_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
 def _when(moment: dt.datetime | None) -> str | None:
     """UTC, one fixed format, so that text order is time order."""
     if moment is None:
@@ -252,7 +256,7 @@ class SQLiteItemStore:
                         item.raw.source_name,
                         item.raw.text,
                         item.raw.format,
-                        json.dumps(item.raw.meta, ensure_ascii=False),
+                        _meta_json(item.raw.meta),
                         item.raw.weight,
                         item.raw.theme_hint,
                     )

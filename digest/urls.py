@@ -44,20 +44,30 @@ def clean_url(url: str, base: str | None = None) -> str | None:
     and for a mailer's per-subscriber links (click trackers, unsubscribe pages): they
     hide where they go and act in the name of whoever received the e-mail.
     """
+    parts = _clean_parts(url, base)
+    return urlunsplit(parts) if parts else None
+
+
+def _clean_parts(url: str, base: str | None = None) -> tuple[str, str, str, str, str] | None:
+    """The parts of the clean link (see `clean_url`), or None."""
     url = url.strip().replace("\\_", "_")
     if base:
         url = urljoin(base, url)
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
-    if parts.netloc.lower().endswith(SUBSCRIBER_LINK_HOSTS):
+    host = parts.netloc.lower()
+    if host.endswith(SUBSCRIBER_LINK_HOSTS):
         return None
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
-    query = parts.query if len(kept) == len(pairs) else urlencode(kept, safe="/:@!$'()*,;~")
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
+        if len(kept) < len(pairs):
+            query = urlencode(kept, safe="/:@!$'()*,;~")
     # A text fragment ("#:~:text=…") only tells the browser where to scroll.
     fragment = "" if parts.fragment.startswith(":~:") else parts.fragment
-    return urlunsplit(("https", parts.netloc.lower(), parts.path or "/", query, fragment))
+    return ("https", host, parts.path or "/", query, fragment)
 
 
 def _is_tracking(key: str) -> bool:
@@ -65,11 +75,15 @@ def _is_tracking(key: str) -> bool:
 
 
 def canonical_url(url: str) -> str:
-    """A key under which two links to the same page compare equal."""
-    parts = urlsplit(clean_url(url) or url)
-    host = parts.netloc.lower().removeprefix("www.")
-    path = parts.path.rstrip("/") or "/"
-    return urlunsplit(("https", host, path, parts.query, ""))
+    """A key under which two links to the same page compare equal.
+
+    It is read off the clean link's parts (split again, the clean link gives the
+    same parts back), or off the link as it is when it has no clean form.
+    """
+    parts = _clean_parts(url) or urlsplit(url)
+    host = parts[1].lower().removeprefix("www.")
+    path = parts[2].rstrip("/") or "/"
+    return urlunsplit(("https", host, path, parts[3], ""))
 
 
 def domain(url: str) -> str:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -415,3 +417,22 @@ def test_a_corrupt_gzip_body_and_a_cut_connection_are_reported_in_words(
     shown = lines(report)
     assert f"failed: {base}/gz: the compressed body is corrupt" in shown
     assert f"failed: {base}/cut: the server broke the connection" in shown
+
+
+def test_collecting_loads_none_of_the_build_stages_or_the_scheduler(tmp_path: Path) -> None:
+    """`digest collect` runs often: it pays for fetching, parsing and storing only."""
+    (tmp_path / "digest.toml").write_text('[newsletter]\nsend_time = "07:30"\n')
+    script = (
+        "import sys\n"
+        "from digest.cli import _load\n"
+        "from digest import collect, itemstore, progress, store\n"
+        "_load(None)\n"
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    loaded = set(done.stdout.split())
+    assert "feedparser" in loaded and "aiohttp" in loaded
+    heavy = {"apscheduler", "jinja2", "mjml", "trafilatura", "ftfy", "markdown_it", "datasketch"}
+    assert not heavy & loaded

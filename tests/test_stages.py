@@ -57,6 +57,25 @@ def test_links_to_the_same_page_share_a_canonical_form() -> None:
     assert canonical_url("https://www.example.com/story/") == canonical_url(
         "https://example.com/story"
     )
+    assert canonical_url("http://WWW.Example.com/a/?utm_source=x&b=2#top") == (
+        "https://example.com/a?b=2"
+    )
+
+
+def test_the_canonical_form_of_a_link_is_that_of_its_clean_form() -> None:
+    links = [
+        "https://www.example.com/a//?utm_medium=1&x=%20#:~:text=y",
+        "http://EXAMPLE.com",
+        "https://example.com/a;p?q=1&fbclid=2#f",
+        "https://example.com/?",
+        " https://example.com/a\\_b ",
+        "https://u:p@www.Example.com:8443/x/",
+        "https://x.us1.list-manage.com/track/click?u=1",
+    ]
+    for link in links:
+        clean = clean_url(link)
+        if clean is not None:
+            assert canonical_url(link) == canonical_url(clean), link
 
 
 def test_a_date_in_a_news_url_is_read() -> None:
