@@ -13,8 +13,8 @@ Two signals, both explained in each story's `theme_scores`:
    profiles and joins the closest one when it is clearly close. So a story about
    "protein folding in plant cells" can join biotech on the strength of the
    day's other biotech stories, though no biotech term appears in it.
-3. Where it comes from. Outlets specialise: when most of a source's confidently
-   placed stories share one theme, its close calls go that way (an AI lab's post
+3. Where it comes from. Outlets specialise: when most of a source's stories sit
+   firmly under one theme, its close calls go that way (an AI lab's post
    that mentions drug discovery is still AI), and so do its stories that neither
    terms nor profiles place. A theme that narrows a broader one (`within`) keeps
    its stories: a deepfake story from an AI outlet stays deepfakes.
@@ -51,7 +51,7 @@ LEARNED_MARGIN = 1.25  # ... and this many times closer than the next theme
 PROFILE_WORDS = 60
 COMMON_SHARE = 0.1  # words in more than this share of the day's stories are not profiled
 SOURCE_STORIES = 3  # confident stories a source needs before it is said to lean
-SOURCE_SHARE = 0.6  # ... and the share of them under one theme
+SOURCE_SHARE = 0.6  # ... and the share of all its stories they make up
 LEAN_BAR = 0.5  # a close call: the source's theme scores at least this share of the best
 
 
@@ -154,7 +154,8 @@ class _Scored:
 
 
 def assign_all(stories: list[Story], themes: tuple[Theme, ...], catch_all: Theme) -> list[Story]:
-    """Every story under one theme: by its terms, else by the profiles the day taught."""
+    """Every story under one theme: by its terms (its outlet's leaning settling close
+    calls), else by the profiles the day taught, else by its outlet's leaning."""
     index = TermIndex(themes)
     scored = [_by_terms(story, themes, index, catch_all) for story in stories]
     words = [_story_words(s.story) for s in scored]
@@ -302,7 +303,7 @@ def _by_profile(
 
 @dataclass(frozen=True)
 class _Leaning:
-    """Most of a source's confidently placed stories sit under one theme."""
+    """Most of a source's stories sit firmly under one theme: `share` of them."""
 
     source: str
     theme: str
