@@ -29,6 +29,7 @@ from digest.urls import canonical_url
 SAME_STORY = 0.40
 MAX_DAYS_APART = 10  # a weekly newsletter retells the week's news
 ROUNDUP_MATCH = 0.6  # the share of the shorter headline's words the two share
+_MODEL_NAME = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9][\w.-]{2,}")  # gpt-4, o3-mini
 _HEADLINE_CASE = re.compile(r"[A-Z]")  # "xAI Joins SpaceX" is a headline; "lawsuit says" is not
 NUM_PERM = 64
 LSH_THRESHOLD = 0.2
@@ -184,7 +185,8 @@ def _roundup_pairs(items: list[Item], scorer: Scorer) -> Iterator[tuple[int, int
     """A roundup ("Opus 4.6 Thinks Smarter, xAI Joins SpaceX, AI Outperforms Doctors")
     joins the story told by its first headline that another item tells: one whose
     words make up most of that item's headline (or the other way round), two words at
-    least. It joins one story only, and never another roundup, so one roundup never
+    least, where a name of letters and digits (GPT-4, o3-mini) says as much as two
+    words. It joins one story only, and never another roundup, so one roundup never
     chains unrelated stories together."""
     headlines = {i: parts for i, item in enumerate(items) if (parts := _headlines(item.title))}
     if not headlines:
@@ -204,8 +206,10 @@ def _roundup_pairs(items: list[Item], scorer: Scorer) -> Iterator[tuple[int, int
             for j in sorted(
                 {j for w in lead if len(by_word.get(w, ())) <= 50 for j in by_word.get(w, ())}
             ):
-                shared = len(lead & titles[j])
-                closeness = shared / min(len(lead), len(titles[j]))
+                common = lead & titles[j]
+                names = sum(1 for w in common if _MODEL_NAME.fullmatch(scorer.vocabulary[w]))
+                shared = len(common) + names
+                closeness = len(common) / min(len(lead), len(titles[j]))
                 if shared >= 2 and closeness > closest and _close_in_time(items[i], items[j]):
                     best, closest = j, closeness
             if best is not None and closest >= ROUNDUP_MATCH:

@@ -355,3 +355,18 @@ def test_a_headline_that_lists_things_is_not_a_roundup() -> None:
     )
     deal = item("Get 120 hours of iOS 11 dev training for $15", "A deal.", item_id="b")
     assert len(merge([listing, deal]).stories) == 2
+
+
+def test_a_model_name_in_a_roundup_headline_is_evidence_enough() -> None:
+    launch = item("GPT-4", "OpenAI releases its new model.", item_id="a")
+    roundup = item(
+        "GPT-4 Has Landed, AI Infers Talent, LLaMA Escapes into the Wild, "
+        "Vision and Language Tightly Bound",
+        "This week's letter is about something else.",
+        item_id="b",
+    )
+    one_word = item("Landed", "A plane landed.", item_id="c")
+    grouped = sorted(
+        sorted(i.id for i in s.items) for s in merge([launch, roundup, one_word]).stories
+    )
+    assert grouped == [["a", "b"], ["c"]]
