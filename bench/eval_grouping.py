@@ -6,15 +6,18 @@
     python bench/eval_grouping.py --sizes 1000 10000 50000
 
 Quality: bench/labels/grouping.csv holds hand-checked labels (theme and duplicate
-group) for real items of ../shared/corpus/feeds, keyed by file and entry link. The
-items themselves are read from the corpus at run time, through the same feed
-parser and cleaner a build uses, then grouped by the same merge and theme stages
-with the shipped digest.toml's taxonomy. Printed: theme macro-F1 with a per-theme
-table and a confusion table, and duplicate-pair precision/recall/F1, side by side
-with a baseline (merge by page and headline only; themes by the first keyword hit
-in config order), so every figure shows what the real stages add.
+group) for real items of ../shared/corpus: feed entries of corpus/feeds, keyed by
+file and entry link, and the stories of local files (saved newsletter e-mails),
+keyed by file and the story's own link. The items themselves are read from the
+corpus at run time, through the same feed parser or file reader and cleaner a
+build uses, then grouped by the same merge and theme stages with the shipped
+digest.toml's taxonomy (quotes of the day are set aside, as a build sets them
+aside). Printed: theme macro-F1 with a per-theme table and a confusion table, and
+duplicate-pair precision/recall/F1, side by side with a baseline (merge by page
+and headline only; themes by the first keyword hit in config order), so every
+figure shows what the real stages add.
 
-Splits: each row is `dev` or `test`, split by feed file. Dev items were in view
+Splits: each row is `dev` or `test`, split by file. Dev items were in view
 while the shipped taxonomy was tuned; test items (whole feeds nobody tuned against)
 give the honest figure. Each split is grouped on its own, as its own corpus, and
 `all` groups everything together, so a duplicate group spanning both splits counts
@@ -35,7 +38,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from itertools import combinations
 from pathlib import Path
@@ -49,6 +52,7 @@ from digest.config import Config, Source, load_config  # noqa: E402
 from digest.feeds import parse_feed  # noqa: E402
 from digest.merge import merge  # noqa: E402
 from digest.models import Block, Item, Story  # noqa: E402
+from digest.readers import read_local  # noqa: E402
 from digest.themes import assign, assign_all  # noqa: E402
 from digest.urls import canonical_url  # noqa: E402
 
@@ -62,7 +66,13 @@ def shared_dir() -> Path:
 
 
 def load_items(corpus: Path, split: str = "all") -> tuple[list[Item], dict[str, tuple[str, str]]]:
-    """The labelled items of a split, cleaned as a build would, and item id -> (theme, group)."""
+    """The labelled items of a split, cleaned as a build would, and item id -> (theme, group).
+
+    A label's `file` is a path under the corpus folder; a bare name is a feed in
+    corpus/feeds (the older rows). A feed entry is keyed by its link, else its guid,
+    else `#index`; an item read from a local file (a newsletter e-mail splits into one
+    item per story) by its own link, else its title, else `#n`, its place in the file.
+    """
     labels: dict[str, dict[str, tuple[str, str]]] = defaultdict(dict)
     with LABELS.open(newline="", encoding="utf-8") as f:
         for row in csv.DictReader(f):
@@ -72,25 +82,54 @@ def load_items(corpus: Path, split: str = "all") -> tuple[list[Item], dict[str, 
                 labels[row["file"]][row["key"]] = (row["theme"], row["group"])
     items: list[Item] = []
     gold: dict[str, tuple[str, str]] = {}
-    missing = 0
+    missing = quotes = 0
     for file, keyed in sorted(labels.items()):
-        url = f"https://corpus.invalid/{file}"
-        feed = parse_feed((corpus / file).read_bytes(), None, url)
-        source = Source(name=file, url=url)
-        found = set()
-        for index, entry in enumerate(feed.entries):
-            key = next((k for k in (entry.url, entry.guid, f"#{index}") if k and k in keyed), None)
-            if key is None or key in found:
+        path = corpus / (file if "/" in file else f"feeds/{file}")
+        read = feed_entries if path.parent == corpus / "feeds" else local_entries
+        found: set[str] = set()
+        for entry_id, keys, cleaned in read(path, file):
+            key = next((k for k in keys if k in keyed and k not in found), None)
+            if key is None:
                 continue
             found.add(key)
-            for item in clean(new_item(source, feed.title, entry).raw).items:
-                item = replace(item, id=f"{file}#{index}")
+            for item in cleaned:
+                if item.kind == "quote":  # a build sets quotes aside, unmerged and unthemed
+                    quotes += 1
+                    continue
+                item = replace(item, id=entry_id)
                 items.append(item)
                 gold[item.id] = keyed[key]
         missing += len(set(keyed) - found)
     if missing:
         print(f"warning: {missing} labelled entries not found in the corpus", file=sys.stderr)
+    if quotes:
+        print(
+            f"note: {quotes} labelled quotes of the day set aside, as a build does", file=sys.stderr
+        )
     return items, gold
+
+
+Entries = Iterator[tuple[str, tuple[str, ...], tuple[Item, ...]]]
+
+
+def feed_entries(path: Path, file: str) -> Entries:
+    """Each entry of a feed file: an id, the keys a label may use, its cleaned items."""
+    url = f"https://corpus.invalid/{file}"
+    feed = parse_feed(path.read_bytes(), None, url)
+    source = Source(name=file, url=url)
+    for index, entry in enumerate(feed.entries):
+        keys = tuple(k for k in (entry.url, entry.guid, f"#{index}") if k)
+        yield f"{file}#{index}", keys, clean(new_item(source, feed.title, entry).raw).items
+
+
+def local_entries(path: Path, file: str) -> Entries:
+    """Each item a local file cleans into, read as a build reads a `path` source."""
+    n = 0
+    for raw in read_local(Source(name=file, path=path), path.parent).items:
+        for item in clean(raw).items:
+            keys = tuple(k for k in (item.url, item.title, f"#{n}") if k)
+            yield f"{file}#{n}", keys, (item,)
+            n += 1
 
 
 def real_grouping(items: list[Item], config: Config) -> list[Story]:
@@ -242,7 +281,7 @@ def main() -> None:
         scale_one(args.scale_one, config)
         return
     for split in [args.split] if args.split else [*SPLITS, "all"]:
-        items, gold = load_items(shared_dir() / "corpus" / "feeds", split)
+        items, gold = load_items(shared_dir() / "corpus", split)
         this = evaluate(real_grouping(items, config), gold)
         base = evaluate(baseline_grouping(items, config), gold)
         report(this, base, len(gold), split)
