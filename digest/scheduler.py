@@ -29,6 +29,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 import time
 import zoneinfo
 from pathlib import Path
@@ -44,6 +45,7 @@ from apscheduler.events import (
 )
 from apscheduler.executors.base import BaseExecutor
 from apscheduler.job import Job
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from digest.config import Config, ConfigError
@@ -206,6 +208,7 @@ class Runtime:
         self.scheduler: BlockingScheduler | None = None
         self.running: str | None = None
         self.stopping = False
+        self.stopper: threading.Thread | None = None
 
     def run(self, job: Job, run_time: dt.datetime) -> bool:
         if self.stopping:
@@ -214,8 +217,8 @@ class Runtime:
         started = dt.datetime.now(dt.UTC)
         clock = time.monotonic()
         bug: Exception | None = None
-        self.running = job.id
         try:
+            self.running = job.id
             result: RunResult = job.func(*job.args, run_time=run_time, **job.kwargs)
         except KeyboardInterrupt:
             self.running = None
@@ -293,13 +296,22 @@ class Runtime:
 
     def on_signal(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
+        if self.running is None:
+            # Idle, the main thread is in the scheduler's loop, maybe inside the lock of
+            # the threading.Event it sleeps on. A handler runs in that same thread, so
+            # waking the loop from here could wait forever on a lock its own thread holds:
+            # another thread logs and stops it.
+            if self.stopper is None and not self.stopping:
+                self.stopping = True
+                self.stopper = threading.Thread(
+                    target=self._stop_idle, args=(name,), name="digest-stop", daemon=True
+                )
+                self.stopper.start()
+            return
         if not self.stopping:
-            doing = f" once the {self.running} job reaches a safe point" if self.running else ""
+            doing = f" once the {self.running} job reaches a safe point"
             _say(logging.INFO, f"{name} received: stopping{doing}", event="stopping")
         self.stopping = True
-        if self.running is None:
-            self.stop()
-            return
         # During a job, SIGTERM is Ctrl-C: whoever holds SIGINT (a send's message in
         # flight, a build) decides when the job may stop.
         handler = signal.getsignal(signal.SIGINT)
@@ -307,10 +319,21 @@ class Runtime:
             raise KeyboardInterrupt
         handler(signal.SIGINT, frame)
 
+    def _stop_idle(self, name: str) -> None:
+        _say(logging.INFO, f"{name} received: stopping", event="stopping")
+        self.stop()
+
     def stop(self) -> None:
         self.stopping = True
         if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
+            # the stopper thread and the main thread may both get here
+            with contextlib.suppress(SchedulerNotRunningError):
+                self.scheduler.shutdown(wait=False)
+
+    def wait_for_stopper(self) -> None:
+        """Let the stopper thread's log line out before the process says it stopped."""
+        if self.stopper is not None:
+            self.stopper.join(timeout=5)
 
 
 class InlineExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 has no types
@@ -330,7 +353,12 @@ class InlineExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 has n
                 self.runtime.missed(job, run_time, late)
                 code = EVENT_JOB_MISSED
             else:
-                code = EVENT_JOB_EXECUTED if self.runtime.run(job, run_time) else EVENT_JOB_ERROR
+                try:
+                    ok = self.runtime.run(job, run_time)
+                except KeyboardInterrupt:  # a signal between two of run's own steps
+                    self.runtime.stop()
+                    ok = False
+                code = EVENT_JOB_EXECUTED if ok else EVENT_JOB_ERROR
             events.append(JobExecutionEvent(code, job.id, job._jobstore_alias, run_time))
         self._run_job_success(job.id, events)
 
@@ -431,9 +459,8 @@ def _run(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-        runtime.stopping = True
-        if scheduler.running:
-            scheduler.shutdown(wait=False)
+        runtime.stop()
+        runtime.wait_for_stopper()
     _say(logging.INFO, "stopped", event="stopped")
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from apscheduler.schedulers.blocking import BlockingScheduler
 from conftest import REPO, run_digest
 from feedserver import FeedServer, Reply, rss
 from smtp_sink import Sink, SMTPServer
@@ -36,6 +37,7 @@ from digest.schedule import (
     plan,
 )
 from digest.schedulecli import list_lines
+from digest.scheduler import Runtime
 from digest.schedulestore import Holder, SQLiteScheduleState
 from digest.store import Database
 
@@ -274,6 +276,46 @@ def test_jobs_fire_and_sigterm_stops_the_scheduler_cleanly(
     assert "not running" in shown
     assert shown.count("last run:") == 2 and "ok: built the" in shown
     assert "collect: collect the feeds every 0.02 minutes" in shown
+
+
+def test_a_signal_that_lands_while_the_idle_loop_holds_its_event_lock_still_stops_it(
+    tmp_path: Path,
+) -> None:
+    # A signal handler runs in the main thread between two bytecodes, possibly while that
+    # thread is inside the lock of the Event the scheduler sleeps on (Event.clear, the
+    # entry to Event.wait). Waking the loop from the handler would then wait forever on a
+    # lock its own thread holds (seen once in CI: SIGTERM, then no exit).
+    database = Database(tmp_path / "state.sqlite")
+    runtime = Runtime(SQLiteScheduleState(database), NEW_YORK)
+    scheduler = BlockingScheduler(timezone=NEW_YORK)
+    runtime.scheduler = scheduler
+    loop = threading.Thread(target=scheduler.start, daemon=True)
+    loop.start()
+    lock = scheduler._event._cond  # what Event.set and Event.clear take
+    held_until_rescue = threading.Event()
+
+    def rescue() -> None:  # bounds the test if the handler does block
+        held_until_rescue.set()
+        lock.release()
+
+    for _ in range(500):  # until the loop runs (then it sleeps in Event.wait, the lock free)
+        if scheduler.running:
+            break
+        time.sleep(0.01)
+    assert lock.acquire(timeout=10)
+    timer = threading.Timer(10, rescue)
+    timer.start()
+    runtime.on_signal(signal.SIGTERM, None)  # in this thread, which holds the lock
+    returned_with_lock_held = not held_until_rescue.is_set()
+    timer.cancel()
+    if returned_with_lock_held:
+        lock.release()
+    loop.join(timeout=10)
+    runtime.wait_for_stopper()
+    database.close()
+
+    assert returned_with_lock_held, "the handler waited on the lock its own thread held"
+    assert runtime.stopping and not loop.is_alive() and not scheduler.running
 
 
 def test_runs_missed_while_stopped_are_coalesced_into_one_run_within_the_grace_period(
