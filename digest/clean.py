@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from digest import edition, mailhtml
 from digest.extract import extract_page, is_full_page
 from digest.models import Block, Item, Note, RawItem
+from digest.tags import parse_tags
 from digest.text import (
     html_to_blocks,
     is_boilerplate,
@@ -129,6 +130,7 @@ def clean(raw: RawItem) -> Cleaned:
         author=author,
         weight=raw.weight,
         theme_hint=raw.theme_hint,
+        tags=parse_tags(ev.front.get("tags")),
     )
     return Cleaned((item,), tuple(notes), tuple(dropped))
 
@@ -174,6 +176,7 @@ def _clean_feed_entry(raw: RawItem, text: str, ev: Evidence, dropped: list[Note]
         author=ev.front.get("author") or None,
         weight=raw.weight,
         theme_hint=raw.theme_hint,
+        tags=parse_tags(ev.front.get("tags")),
         # a headline and a link with no text (Hacker News, journal contents) is a brief
         kind="article" if blocks else "brief",
     )

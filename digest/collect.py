@@ -33,6 +33,7 @@ from digest.feeds import Entry, parse_feed
 from digest.fetch import Fetched, Fetcher
 from digest.itemstore import FeedState, ItemStore, NewItem
 from digest.models import RawItem
+from digest.tags import join_tags
 from digest.urls import canonical_url, outlet_for
 
 # Below this many feeds, starting worker processes costs more than it saves.
@@ -247,6 +248,8 @@ def new_item(source: Source, feed_title: str | None, entry: Entry) -> NewItem:
         meta["date"] = entry.published
     if entry.author:
         meta["author"] = entry.author
+    if entry.tags:
+        meta["tags"] = join_tags(entry.tags)
     raw = RawItem(
         origin=entry.url or f"{source.url}#{entry.guid}",
         source_name=source.name,

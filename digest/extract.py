@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import trafilatura
 
+from digest.tags import join_tags
+
 _FULL_PAGE = re.compile(r"<(!doctype\s+html|html|head|body)\b", re.I)
 
 # trafilatura logs every page it finds too short; the build report says what matters.
@@ -58,6 +60,9 @@ def extract_page(html: str) -> Page | None:
             value = getattr(doc, theirs, None)
             if value and isinstance(value, str):
                 meta[ours] = value.strip()
+        tags = [*(getattr(doc, "categories", None) or []), *(getattr(doc, "tags", None) or [])]
+        if tags:  # the page's own sections and keywords (article:section, article:tag)
+            meta["tags"] = join_tags(str(tag) for tag in tags)
     if meta.get("source", "").startswith(("http://", "https://")):
         del meta["source"]  # a bare host is no outlet name; the URL will give one
     return Page(markdown=_dedent(markdown), meta=meta)

@@ -32,6 +32,7 @@ import feedparser
 import nh3
 
 from digest import feedparser_speedups
+from digest.tags import unique_tags
 from digest.text import html_to_blocks
 
 URL_SCHEMES = frozenset({"http", "https"})
@@ -58,6 +59,7 @@ class Entry:
     html: str
     published: str | None = None  # ISO 8601, UTC
     author: str | None = None
+    tags: tuple[str, ...] = ()  # the feed's own categories for the entry
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,20 @@ def _entry(raw: Any, feed_url: str) -> Entry | None:
     published = _iso(raw.get("published_parsed") or raw.get("updated_parsed"))
     guid = str(raw.get("id") or link or _digest(title + "\n" + body))
     author = raw.get("author") or None
-    return Entry(guid=guid, url=link, title=title, html=body, published=published, author=author)
+    return Entry(
+        guid=guid,
+        url=link,
+        title=title,
+        html=body,
+        published=published,
+        author=author,
+        tags=_tags(raw.get("tags")),
+    )
+
+
+def _tags(tags: Any) -> tuple[str, ...]:
+    """The entry's categories by their readable label (Atom's `label`, else the term)."""
+    return unique_tags(str(tag.get("label") or tag.get("term") or "") for tag in tags or ())
 
 
 def _best_content(raw: Any) -> Any:

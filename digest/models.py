@@ -91,6 +91,7 @@ class Item:
     paywalled: bool = False
     weight: float = 1.0
     theme_hint: str | None = None
+    tags: tuple[str, ...] = ()  # the sections and topics the source filed it under
 
     @property
     def text(self) -> str:

@@ -20,6 +20,8 @@ import yaml
 from digest.config import Source
 from digest.maillinks import restore_links
 from digest.models import Note, RawItem
+from digest.tags import KEYS as TAG_KEYS
+from digest.tags import join_tags, parse_tags
 from digest.urls import clean_url
 
 SUFFIXES = {
@@ -162,7 +164,13 @@ def split_front_matter(text: str) -> tuple[tuple[tuple[str, str], ...], str, str
         return (), text[end + 5 :], f"front matter is not valid YAML, ignored: {exc}"
     if not isinstance(data, dict):
         return (), text[end + 5 :], "front matter is not a mapping, ignored"
-    meta = tuple(sorted((str(k), str(v)) for k, v in data.items() if v is not None))
+    pairs = {str(k): v for k, v in data.items() if v is not None}
+    tag_key = next((key for key in TAG_KEYS if key in pairs), None)
+    if tag_key is not None:  # `tags: [ai, chips]` or `keywords: ai, chips`
+        value = pairs.pop(tag_key)
+        values = value if isinstance(value, list) else [str(value)]
+        pairs["tags"] = join_tags(tag for v in values for tag in parse_tags(str(v)))
+    meta = tuple(sorted((k, str(v)) for k, v in pairs.items()))
     return meta, text[end + 5 :], None
 
 

@@ -36,6 +36,7 @@ from digest.models import Note, Story, Theme, ThemeScore
 from digest.similarity import content_words
 
 TITLE_WEIGHT = 3.0
+TAG_WEIGHT = 3.0  # the source's own section or topic tags weigh as the headline does
 SUMMARY_WEIGHT = 2.0
 BODY_WEIGHT = 0.5
 BODY_HITS_CAP = 12
@@ -89,6 +90,19 @@ class TermIndex:
                 else:
                     for form in _plurals(parts[0]):
                         self.words.setdefault(form, []).append(entry)
+
+    @classmethod
+    def for_tags(cls, themes: tuple[Theme, ...]) -> TermIndex:
+        """Terms, plus each theme's key and the parts of its name: a feed's "Space" or
+        "Policy" section is the theme of that name even if no term says so."""
+        named = []
+        for theme in themes:
+            parts = [p.strip() for p in re.split(r"&|,|\band\b", theme.name) if p.strip()]
+            extra: dict[str, str] = {term.lower(): term for term in theme.terms}
+            for word in (*parts, theme.key):
+                extra.setdefault(word.lower(), word)  # once, however it is spelled
+            named.append(replace(theme, terms=tuple(extra.values())))
+        return cls(tuple(named))
 
     def hits(self, text: str) -> dict[str, Counter[str]]:
         """theme key -> term -> how often it occurs in the text."""
@@ -156,8 +170,8 @@ class _Scored:
 def assign_all(stories: list[Story], themes: tuple[Theme, ...], catch_all: Theme) -> list[Story]:
     """Every story under one theme: by its terms (its outlet's leaning settling close
     calls), else by the profiles the day taught, else by its outlet's leaning."""
-    index = TermIndex(themes)
-    scored = [_by_terms(story, themes, index, catch_all) for story in stories]
+    index, tag_index = TermIndex(themes), TermIndex.for_tags(themes)
+    scored = [_by_terms(story, themes, index, tag_index, catch_all) for story in stories]
     words = [_story_words(s.story) for s in scored]
     profiles = _profiles(scored, words, themes)
     by_word: dict[str, list[tuple[str, float]]] = {}
@@ -182,7 +196,9 @@ def assign(
     story: Story, themes: tuple[Theme, ...], catch_all: Theme, min_score: float = MIN_SCORE
 ) -> Story:
     """One story by its terms alone."""
-    s = _by_terms(story, themes, TermIndex(themes), catch_all, min_score)
+    s = _by_terms(
+        story, themes, TermIndex(themes), TermIndex.for_tags(themes), catch_all, min_score
+    )
     return replace(story, theme=s.winner, theme_scores=s.scores)
 
 
@@ -190,6 +206,7 @@ def _by_terms(
     story: Story,
     themes: tuple[Theme, ...],
     index: TermIndex,
+    tag_index: TermIndex,
     catch_all: Theme,
     min_score: float = MIN_SCORE,
 ) -> _Scored:
@@ -197,20 +214,25 @@ def _by_terms(
     body_text = " ".join(body_text.split()[:BODY_WORDS])
     lead = _lead(story)
     title_hits, summary_hits, body_hits = (index.hits(t) for t in (story.title, lead, body_text))
+    # each tag once however many items carry it; a separator keeps tags from joining
+    tags = dict.fromkeys(tag.lower() for item in story.items for tag in item.tags)
+    tag_hits = tag_index.hits(" ; ".join(tags)) if tags else {}
     scored = []
     none: Counter[str] = Counter()
     for theme in themes:
         title = title_hits.get(theme.key, none)
         summary = summary_hits.get(theme.key, none)
         body = body_hits.get(theme.key, none)
+        tagged = tag_hits.get(theme.key, none)
         score = (
             TITLE_WEIGHT * sum(title.values())
+            + TAG_WEIGHT * sum(tagged.values())
             + SUMMARY_WEIGHT * sum(summary.values())
             + BODY_WEIGHT * min(BODY_HITS_CAP, sum(body.values()))
         )
         if any(item.theme_hint == theme.key for item in story.items):
             score += HINT_BONUS
-        terms = tuple(sorted(set(title) | set(summary) | set(body)))
+        terms = tuple(sorted(set(title) | set(summary) | set(body) | {f"tag: {t}" for t in tagged}))
         scored.append((ThemeScore(theme.key, round(score, 2), terms), bool(title)))
     best = max((s.score for s, _ in scored), default=0.0)
     winner = catch_all.key

@@ -101,6 +101,26 @@ def test_a_feed_entry_is_stored_as_a_sanitised_raw_item_the_cleaner_trusts(
     ]
 
 
+def test_a_feeds_own_categories_reach_the_item_as_tags(
+    server: FeedServer, store: SQLiteItemStore, tmp_path: Path
+) -> None:
+    atom = b"""<?xml version="1.0" encoding="utf-8"?>
+<feed xmlns="http://www.w3.org/2005/Atom"><title>Orbit News</title><id>urn:orbit</id>
+<updated>2026-11-22T09:00:00Z</updated>
+<entry><title>Launch day</title><id>urn:orbit:1</id><link href="https://orbit.example/1"/>
+<updated>2026-11-22T09:00:00Z</updated><summary>A rocket went up.</summary>
+<category term="https://orbit.example/c/7" label="Space"/>
+<category term="launch"/><category term="LAUNCH"/>
+<category term="https://orbit.example/c/8"/></entry></feed>"""
+    url = server.serve("/atom.xml", Reply(200, atom, {"Content-Type": "application/atom+xml"}))
+    run(make_config(tmp_path, url), store)
+
+    (stored_item,) = stored(store, url)
+    assert stored_item.raw.meta_value("tags") == "Space\nlaunch"  # label first; each once
+    (cleaned,) = clean(stored_item.raw).items
+    assert cleaned.tags == ("Space", "launch")
+
+
 def test_recollecting_never_duplicates_by_guid_url_or_content(
     server: FeedServer, store: SQLiteItemStore, tmp_path: Path
 ) -> None:

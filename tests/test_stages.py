@@ -8,11 +8,14 @@ import random
 import subprocess
 import sys
 import zlib
+from dataclasses import replace
 
 from datasketch import MinHash, MinHashLSH
 
+from digest.clean import clean
 from digest.merge import LSH_THRESHOLD, NUM_PERM, _candidate_pairs, _signatures, merge
-from digest.models import Block, Item, Story, Theme
+from digest.models import Block, Item, RawItem, Story, Theme
+from digest.readers import split_front_matter
 from digest.similarity import Features, Scorer
 from digest.summarize import blurb
 from digest.text import markdown_to_blocks, repair_text, sentences
@@ -251,6 +254,25 @@ def test_a_story_no_theme_claims_goes_to_the_catch_all_with_its_scores_explained
     themed = assign(story, THEMES, OTHER)
     assert themed.theme == "other"
     assert themed.theme_scores == ()
+
+
+def test_a_tag_the_source_filed_the_story_under_counts_as_its_headline_does() -> None:
+    spaced = (*THEMES, Theme("space", "Space", terms=("rocket",)))
+    story = merge([replace(item("Up it goes", "A quiet launch day."), tags=("Space",))]).stories[0]
+    themed = assign(story, spaced, OTHER)
+    assert themed.theme == "space"  # the theme's own name, as the feed's section says it
+    assert themed.theme_scores[0].terms == ("tag: Space",)
+
+
+def test_tags_in_front_matter_are_read_as_a_list_or_a_line() -> None:
+    listed = RawItem(
+        "a.md", "Notes", "---\ntitle: T\ntags: [AI, chips, ai]\n---\nText.", "markdown"
+    )
+    lined = RawItem("b.md", "Notes", "---\ntitle: T\nkeywords: AI; chips\n---\nText.", "markdown")
+    for raw in (listed, lined):
+        meta, body, _ = split_front_matter(raw.text)
+        (cleaned,) = clean(replace(raw, text=body, meta=meta)).items
+        assert cleaned.tags == ("AI", "chips")
 
 
 LAB = "https://ailab.example/news/"
