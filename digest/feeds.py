@@ -274,7 +274,17 @@ def _json_entry(item: dict[str, Any], base: str) -> Entry | None:
     guid = str(item.get("id") or link or _digest(title + "\n" + body))
     authors = item.get("authors") or ([item["author"]] if item.get("author") else [])
     author = next((str(a["name"]) for a in authors if isinstance(a, dict) and a.get("name")), None)
-    return Entry(guid=guid, url=link, title=title, html=body, published=published, author=author)
+    tags = item.get("tags")
+    tags = tags if isinstance(tags, list) else []
+    return Entry(
+        guid=guid,
+        url=link,
+        title=title,
+        html=body,
+        published=published,
+        author=author,
+        tags=unique_tags(tag for tag in tags if isinstance(tag, str)),
+    )
 
 
 def _json_text(value: object) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 import subprocess
 import sys
@@ -119,6 +120,30 @@ def test_a_feeds_own_categories_reach_the_item_as_tags(
     assert stored_item.raw.meta_value("tags") == "Space\nlaunch"  # label first; each once
     (cleaned,) = clean(stored_item.raw).items
     assert cleaned.tags == ("Space", "launch")
+
+
+def test_a_json_feeds_tags_reach_the_item(
+    server: FeedServer, store: SQLiteItemStore, tmp_path: Path
+) -> None:
+    feed = {
+        "version": "https://jsonfeed.org/version/1.1",
+        "title": "J",
+        "items": [
+            {
+                "id": "1",
+                "url": "https://j.example/1",
+                "title": "T",
+                "content_text": "Text.",
+                "tags": ["Space", 7, "AI"],
+            }
+        ],
+    }
+    body = json.dumps(feed).encode()
+    url = server.serve("/feed.json", Reply(200, body, {"Content-Type": "application/feed+json"}))
+    run(make_config(tmp_path, url), store)
+
+    (stored_item,) = stored(store, url)
+    assert clean(stored_item.raw).items[0].tags == ("Space", "AI")
 
 
 def test_recollecting_never_duplicates_by_guid_url_or_content(
