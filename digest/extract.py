@@ -60,9 +60,10 @@ def extract_page(html: str) -> Page | None:
             value = getattr(doc, theirs, None)
             if value and isinstance(value, str):
                 meta[ours] = value.strip()
+        # the page's own sections and keywords (article:section, article:tag)
         tags = [*(getattr(doc, "categories", None) or []), *(getattr(doc, "tags", None) or [])]
-        if tags:  # the page's own sections and keywords (article:section, article:tag)
-            meta["tags"] = join_tags(str(tag) for tag in tags)
+        if joined := join_tags(str(tag) for tag in tags):
+            meta["tags"] = joined
     if meta.get("source", "").startswith(("http://", "https://")):
         del meta["source"]  # a bare host is no outlet name; the URL will give one
     return Page(markdown=_dedent(markdown), meta=meta)

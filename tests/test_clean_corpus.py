@@ -57,3 +57,8 @@ def test_a_page_title_loses_the_site_name_suffix(shared_dir: Path) -> None:
 
 def test_a_text_browser_dump_of_a_home_page_is_not_an_article(shared_dir: Path) -> None:
     assert cleaned(shared_dir / "corpus" / "articles" / "ghaws_nyt_homepage_lynx.txt") == ()
+
+
+def test_a_saved_page_keeps_the_sections_and_tags_it_files_itself_under(shared_dir: Path) -> None:
+    (item,) = cleaned(shared_dir / "corpus" / "articles" / "omni_github-blog.html")
+    assert item.tags == ("Engineering", "Product", "github issues")
