@@ -205,7 +205,7 @@ class Runtime:
     def __init__(self, state: SQLiteScheduleState, zone: zoneinfo.ZoneInfo) -> None:
         self.state = state
         self.zone = zone
-        self.scheduler: BlockingScheduler | None = None
+        self.scheduler: StoppableScheduler | None = None
         self.running: str | None = None
         self.stopping = False
         self.stopper: threading.Thread | None = None
@@ -336,6 +336,26 @@ class Runtime:
             self.stopper.join(timeout=5)
 
 
+class StoppableScheduler(BlockingScheduler):  # type: ignore[misc]  # APScheduler 3 has no types
+    """A BlockingScheduler that starts no job once a stop is asked for.
+
+    A signal that lands while the loop is idle only marks the runtime as stopping: the
+    stopper thread shuts the scheduler down a moment later (see `Runtime.on_signal`).
+    Should the loop wake in that moment for a job that just came due, the job is left
+    due, as a job missed while the scheduler was down is, rather than started.
+    """
+
+    def __init__(self, runtime: Runtime, **options: Any) -> None:
+        super().__init__(**options)
+        self.runtime = runtime
+
+    def _process_jobs(self) -> float | None:
+        if self.runtime.stopping:
+            return None  # sleep until the stopper's shutdown wakes the loop to end it
+        wait: float | None = super()._process_jobs()
+        return wait
+
+
 class InlineExecutor(BaseExecutor):  # type: ignore[misc]  # APScheduler 3 has no types
     """Runs each job right here, in the scheduler's (main) thread, handing it its scheduled
     time (a daily run builds the issue of the day it was due, however late it starts)."""
@@ -407,7 +427,8 @@ def _run(
     settings = config.schedule
     runtime = Runtime(state, zone)
     store = DatabaseJobStore(database)
-    scheduler = BlockingScheduler(
+    scheduler = StoppableScheduler(
+        runtime,
         timezone=zone,
         jobstores={"default": store},
         executors={"default": InlineExecutor(runtime)},

@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apscheduler.schedulers.blocking import BlockingScheduler
 from conftest import REPO, run_digest
 from feedserver import FeedServer, Reply, rss
 from smtp_sink import Sink, SMTPServer
@@ -37,7 +36,7 @@ from digest.schedule import (
     plan,
 )
 from digest.schedulecli import list_lines
-from digest.scheduler import Runtime
+from digest.scheduler import InlineExecutor, Runtime, StoppableScheduler
 from digest.schedulestore import Holder, SQLiteScheduleState
 from digest.store import Database
 
@@ -287,7 +286,7 @@ def test_a_signal_that_lands_while_the_idle_loop_holds_its_event_lock_still_stop
     # lock its own thread holds (seen once in CI: SIGTERM, then no exit).
     database = Database(tmp_path / "state.sqlite")
     runtime = Runtime(SQLiteScheduleState(database), NEW_YORK)
-    scheduler = BlockingScheduler(timezone=NEW_YORK)
+    scheduler = StoppableScheduler(runtime, timezone=NEW_YORK)
     runtime.scheduler = scheduler
     loop = threading.Thread(target=scheduler.start, daemon=True)
     loop.start()
@@ -316,6 +315,40 @@ def test_a_signal_that_lands_while_the_idle_loop_holds_its_event_lock_still_stop
 
     assert returned_with_lock_held, "the handler waited on the lock its own thread held"
     assert runtime.stopping and not loop.is_alive() and not scheduler.running
+
+
+def test_a_job_that_comes_due_while_a_stop_is_under_way_is_left_due_not_started(
+    tmp_path: Path,
+) -> None:
+    database = Database(tmp_path / "state.sqlite")
+    state = SQLiteScheduleState(database)
+    runtime = Runtime(state, NEW_YORK)
+    scheduler = StoppableScheduler(
+        runtime, timezone=NEW_YORK, executors={"default": InlineExecutor(runtime)}
+    )
+    runtime.scheduler = scheduler
+    started: list[dt.datetime | None] = []
+    scheduler.add_job(
+        lambda run_time=None: started.append(run_time),
+        "interval",
+        seconds=60,
+        id="collect",
+        next_run_time=dt.datetime.now(dt.UTC),  # due at once
+    )
+    runtime.stopping = True  # what a signal that landed a moment ago left behind
+    loop = threading.Thread(target=scheduler.start, daemon=True)
+    loop.start()
+    for _ in range(500):
+        if scheduler.running:
+            break
+        time.sleep(0.01)
+    runtime.stop()  # what the stopper thread then does
+    loop.join(timeout=10)
+    recorded = state.last_run("collect")
+    database.close()
+
+    assert not loop.is_alive() and started == []
+    assert recorded is None  # nothing recorded: it is still due at the next start
 
 
 def test_runs_missed_while_stopped_are_coalesced_into_one_run_within_the_grace_period(
