@@ -1,9 +1,11 @@
-"""Split a newsletter edition (The Download and its kin) into the stories it holds.
+"""Split a newsletter edition (The Download, TLDR and their kin) into the stories it holds.
 
-An edition is one file but a dozen pieces of news: lead stories, a numbered list
-of must-reads with `+` related links, a quote of the day and "one more thing".
-Each becomes an item credited to the outlet it links to, so that it can merge
-with other tellings of the same news and be themed on its own.
+An edition is one file but a dozen pieces of news. The Download's shape: lead
+stories, a numbered list of must-reads with `+` related links, a quote of the
+day and "one more thing". A link list's shape (TLDR; read by `digest.linklist`):
+linked headlines, each with a paragraph. Each story becomes an item credited to
+the outlet it links to, so that it can merge with other tellings of the same
+news and be themed on its own.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
+from digest import linklist
 from digest.models import Item, Link, Note, Quote
 from digest.text import inline_markdown, is_boilerplate, markdown_to_blocks, word_count
 from digest.urls import clean_url, date_in_url, outlet_for
@@ -42,6 +45,8 @@ _BYLINE = re.compile(r"^by\s+[^•|·]+[•|·]\s*[\d./-]+$", re.I)
 _SPONSOR = re.compile(
     r"^(advertisement|(sponsored by|in partnership with|presented by)\b.*)$", re.I
 )
+# A link whose words are a heading or bold: a link list's headline, in HTML.
+_LINKED_HTML_HEADING = re.compile(r"<a\b[^>]*>\s*<(?:h[1-6]|strong|b)\b", re.I)
 # A dateline set in bold ("November 2023") is not a story's headline.
 _DATELINE = re.compile(
     r"^(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\.?(?:\s+\d{1,2},)?\s+\d{4}$",
@@ -74,14 +79,24 @@ class _Entry:
     lines: list[str]
 
 
-def may_be_edition(title: str, text: str) -> bool:
+def may_be_edition(title: str, html: str) -> bool:
     """A cheap first look at a whole page or e-mail, before reading it line by line."""
-    return title.lower().startswith("the download") or "must-reads" in text.lower()
+    if title.lower().startswith("the download") or "must-reads" in html.lower():
+        return True
+    return len(_LINKED_HTML_HEADING.findall(html, 0, 2_000_000)) >= 3
 
 
 def is_edition(title: str, lines: list[str]) -> bool:
+    return _is_download(title, lines) or linklist.read(lines) is not None
+
+
+def _is_download(title: str, lines: list[str]) -> bool:
     if title.lower().startswith("the download"):
         return True
+    return _has_must_reads(lines)
+
+
+def _has_must_reads(lines: list[str]) -> bool:
     return any(_heading_text(line) == "the must-reads" for line in lines)
 
 
@@ -95,6 +110,8 @@ def masthead(lines: list[str]) -> str | None:
 
 
 def split(lines: list[str], ctx: Context) -> Split:
+    if not _has_must_reads(lines) and (page := linklist.read(lines)) is not None:
+        return _split_link_list(page, ctx)
     entries, dropped = _entries(_normalise(lines), ctx)
     items: list[Item] = []
     for n, entry in enumerate(entries):
@@ -104,6 +121,40 @@ def split(lines: list[str], ctx: Context) -> Split:
             dropped.append(Note("edition", ctx.origin, f"not a story, skipped: {title!r}"))
         else:
             items.append(item)
+    return Split(tuple(items), tuple(dropped))
+
+
+def _split_link_list(page: linklist.Page, ctx: Context) -> Split:
+    """Each linked headline an item, dated by the edition; sponsors, job ads and the
+    newsletter's own furniture are left out and reported."""
+    name = page.name or ctx.name
+    items: list[Item] = []
+    dropped: list[Note] = []
+    for n, story in enumerate(page.stories):
+        title = linklist.plain_title(story.title)
+        url = clean_url(story.url)
+        if story.not_news or not url or not title or is_boilerplate(title):
+            why = story.not_news or "not a story"
+            dropped.append(Note("edition", ctx.origin, f"edition {why} removed: {title!r}"))
+            continue
+        items.append(
+            Item(
+                id=_id(ctx, url, n),
+                origin=ctx.origin,
+                title=title,
+                url=url,
+                source=outlet_for(url),
+                published=ctx.published or page.date or date_in_url(url),
+                blocks=markdown_to_blocks("\n\n".join(story.paragraphs)),
+                kind="brief",
+                via=name,
+                weight=ctx.weight,
+            )
+        )
+    for line in page.furniture:
+        dropped.append(
+            Note("edition", ctx.origin, f"edition furniture removed: {line.text[:80]!r}")
+        )
     return Split(tuple(items), tuple(dropped))
 
 

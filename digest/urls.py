@@ -59,15 +59,23 @@ def _clean_parts(url: str, base: str | None = None) -> tuple[str, str, str, str,
     host = parts.netloc.lower()
     if host.endswith(SUBSCRIBER_LINK_HOSTS):
         return None
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
-        if len(kept) < len(pairs):
-            query = urlencode(kept, safe="/:@!$'()*,;~")
+    query = _without_tracking(parts.query)
     # A text fragment ("#:~:text=…") only tells the browser where to scroll.
     fragment = "" if parts.fragment.startswith(":~:") else parts.fragment
+    if "?" in fragment:
+        # A mailer that appends "?utm_source=…" to a link with an anchor puts it here.
+        anchor, tail = fragment.split("?", 1)
+        tail = _without_tracking(tail)
+        fragment = f"{anchor}?{tail}" if tail else anchor
     return ("https", host, parts.path or "/", query, fragment)
+
+
+def _without_tracking(query: str) -> str:
+    if not query:
+        return query
+    pairs = parse_qsl(query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not _is_tracking(k)]
+    return urlencode(kept, safe="/:@!$'()*,;~") if len(kept) < len(pairs) else query
 
 
 def _is_tracking(key: str) -> bool:

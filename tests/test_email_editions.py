@@ -213,11 +213,7 @@ def test_an_edition_saved_as_a_web_page_splits_like_the_email(
 
 @pytest.mark.parametrize(
     "name",
-    [
-        "omnivore_tldr_email.html",
-        "omnivore_morning-brew.html",
-        "omnivore_axios-am-finish-line.html",
-    ],
+    ["omnivore_morning-brew.html", "omnivore_axios-am-finish-line.html"],
 )
 def test_other_html_newsletters_still_become_one_item_each_as_page_or_email(
     shared_dir: Path, tmp_path: Path, name: str
