@@ -27,9 +27,16 @@ from digest.similarity import Scorer, Words, content_words, features
 from digest.urls import canonical_url
 
 SAME_STORY = 0.40
+SAME_SERIES_POST = 0.5  # one outlet, one headline, two pages: one story only this alike
 MAX_DAYS_APART = 10  # a weekly newsletter retells the week's news
 ROUNDUP_MATCH = 0.6  # the share of the shorter headline's words the two share
 _MODEL_NAME = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9][\w.-]{2,}")  # gpt-4, o3-mini
+# 1500, 1,500, 39655442.33, 94.9B, 2 million; not the 4 of GPT-4 or the 3 of "3D"
+_FIGURE = re.compile(
+    r"(?<![\w.-])(?P<n>\d[\d,]*(?:\.\d+)?)"
+    r"(?:(?P<unit>bn|[kmbt])|\s+(?P<word>thousand|million|billion|trillion))?(?![\w-]|\.\d)",
+    re.I,
+)
 _HEADLINE_CASE = re.compile(r"[A-Z]")  # "xAI Joins SpaceX" is a headline; "lawsuit says" is not
 NUM_PERM = 64
 LSH_THRESHOLD = 0.2
@@ -69,15 +76,16 @@ def merge(items: list[Item]) -> Merged:
     by_key: dict[str, int] = {}
     for i, item in enumerate(items):
         for key in _keys(item, pages[i]):
-            if key in by_key:
-                groups.union(by_key[key], i)
-            else:
+            if key not in by_key:
                 by_key[key] = i
+            elif key.startswith("url:") or not _a_series(items, by_key[key], i, scorer):
+                groups.union(by_key[key], i)
     for i, j in _candidate_pairs(scorer):
         if (
             groups.find(i) != groups.find(j)
             and _close_in_time(items[i], items[j])
             and scorer.similarity(i, j) >= SAME_STORY
+            and not _different_figures(items[i].title, items[j].title)
         ):
             groups.union(i, j)
 
@@ -132,6 +140,12 @@ def _keys(item: Item, page: str | None) -> list[str]:
     if len(title.split()) >= 4:
         keys.append("title:" + title)
     return keys
+
+
+def _a_series(items: list[Item], i: int, j: int, scorer: Scorer) -> bool:
+    """Two pages of one outlet under one headline whose words differ are two posts of a
+    series ("Head of Editorial, Google Cloud", "This week in AI"), not one story told twice."""
+    return items[i].source == items[j].source and scorer.similarity(i, j) < SAME_SERIES_POST
 
 
 def _candidate_pairs(scorer: Scorer) -> list[tuple[int, int]]:
@@ -230,6 +244,25 @@ def _headlines(title: str) -> list[str]:
     ):
         return parts
     return []
+
+
+def _figures(title: str) -> set[str]:
+    """The numbers a headline states, written one way ("$1,500.00" and "1500" alike,
+    "2 million" and "2m")."""
+    found = set()
+    for match in _FIGURE.finditer(title):
+        number = match["n"].replace(",", "")
+        number = number.split(".")[0] if number.endswith((".0", ".00")) else number
+        unit = (match["unit"] or match["word"] or "").lower()
+        found.add(number + {"bn": "b", "thousand": "k"}.get(unit, unit[:1]))
+    return found
+
+
+def _different_figures(a: str, b: str) -> bool:
+    """Both headlines state figures and share none: "Insider sells 1500 shares" and
+    "Insider sells 99342 shares" are two filings, however alike the words around them."""
+    figures_a, figures_b = _figures(a), _figures(b)
+    return bool(figures_a) and bool(figures_b) and not figures_a & figures_b
 
 
 def _close_in_time(a: Item, b: Item) -> bool:

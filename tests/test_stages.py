@@ -162,6 +162,45 @@ def test_two_different_stories_on_one_topic_stay_apart() -> None:
     assert len(merge([a, b]).stories) == 2
 
 
+def test_headlines_that_state_different_figures_are_different_news() -> None:
+    said = (
+        "Acme (NASDAQ:ACME) insider Jo Bloggs sold {n} shares of the company's stock in a "
+        "transaction on Friday. The shares were sold at an average price of $38.00."
+    )
+
+    def filing(n: int, title: str, shares: str) -> Item:
+        return item(title, said.format(n=shares), f"https://site{n}.example/", item_id=str(n))
+
+    one = filing(1, "Acme insider Jo Bloggs sells 1500 shares", "1,500")
+    other = filing(2, "Acme insider Jo Bloggs sells 99342 shares", "99,342")
+    again = filing(3, "Acme insider Jo Bloggs sells 1,500 shares", "1,500")
+    stories = merge([one, other, again]).stories
+    assert sorted([i.id for i in s.items] for s in stories) == [["1", "3"], ["2"]]
+
+
+def test_one_outlets_posts_under_one_headline_are_a_series_not_one_story() -> None:
+    column, title = "https://blog.example/", "Head of Editorial, Example Cloud"
+    mesh = (
+        "Quentin describes how microservices and service meshes make innovation at scale "
+        "simple, why sidecars carry the traffic and what operators watch on their dashboards."
+    )
+    work = (
+        "We examined the future of work in a recent report: hybrid offices, shorter weeks "
+        "and what managers expect from hiring next year. Download and read the findings."
+    )
+    posts = [
+        item(title, mesh, column + "a", item_id="a"),
+        item(title, work, column + "b", item_id="b"),
+    ]
+    assert len(merge(posts).stories) == 2
+
+    told = "A rocket reached orbit on Tuesday carrying four satellites for weather forecasts."
+    title = "Rocket carries weather satellites to orbit"
+    wire = item(title, told, "https://wire.example/1", item_id="wire")
+    paper = item(title, "Short.", "https://paper.example/9", item_id="paper")
+    assert len(merge([wire, paper]).stories) == 1  # the same headline from two outlets
+
+
 def _retellings(n: int) -> list[set[str]]:
     """n small documents, every third one a retelling of the one before it."""
     rng = random.Random(3)
