@@ -182,11 +182,13 @@ def test_one_outlets_posts_under_one_headline_are_a_series_not_one_story() -> No
     column, title = "https://blog.example/", "Head of Editorial, Example Cloud"
     mesh = (
         "Quentin describes how microservices and service meshes make innovation at scale "
-        "simple, why sidecars carry the traffic and what operators watch on their dashboards."
+        "simple, why sidecars carry the traffic and what operators watch on their dashboards. "
+        "Latency budgets, retries and circuit breakers each get a chapter with diagrams."
     )
     work = (
         "We examined the future of work in a recent report: hybrid offices, shorter weeks "
-        "and what managers expect from hiring next year. Download and read the findings."
+        "and what managers expect from hiring next year. Download and read the findings, "
+        "including a survey of remote teams in Brazil, Germany and Japan."
     )
     posts = [
         item(title, mesh, column + "a", item_id="a"),
