@@ -111,19 +111,25 @@ class TermIndex:
         counts = Counter(tokens)
         low_counts = Counter(map(str.lower, tokens))
 
-        def add(entries: Iterable[Entry], n: int) -> None:
+        counted: set[tuple[str, str]] = set()
+
+        def add(entries: Iterable[Entry], n: int, word: str | None = None) -> None:
             for key, term in entries:
+                if word is not None:  # a word counts once for a theme however many terms
+                    if (key, word) in counted:  # match it ("military", "militar*")
+                        continue
+                    counted.add((key, word))
                 found.setdefault(key, Counter())[term] += n
 
         for token in counts.keys() & self.acronyms.keys():
-            add(self.acronyms[token], counts[token])
+            add(self.acronyms[token], counts[token], token.lower())
         for word in low_counts.keys() & self.words.keys():
-            add(self.words[word], low_counts[word])
+            add(self.words[word], low_counts[word], word)
         prefixes = self.prefixes
         for word in [w for w in low_counts if w[:3] in prefixes]:
             for stem, entry in prefixes[word[:3]]:
                 if word.startswith(stem):
-                    add((entry,), low_counts[word])
+                    add((entry,), low_counts[word], word)
         starts = low_counts.keys() & self.phrases.keys()
         if starts:
             low = [t.lower() for t in tokens]
