@@ -305,6 +305,15 @@ def test_a_tag_the_source_filed_the_story_under_counts_as_its_headline_does() ->
     assert themed.theme_scores[0].terms == ("tag: Space",)
 
 
+def test_a_word_counts_once_for_a_theme_however_many_of_its_terms_match_it() -> None:
+    once = (Theme("policy", "Policy", terms=("military",)),)
+    twice = (Theme("policy", "Policy", terms=("military", "militar*", "MILITARY")),)
+    story = story_of("The military budget", "Nothing else here.")
+    (scored_once,) = assign(story, once, OTHER).theme_scores
+    (scored_twice,) = assign(story, twice, OTHER).theme_scores
+    assert scored_once.score == scored_twice.score == 3.0  # one headline word
+
+
 def test_tags_in_front_matter_are_read_as_a_list_or_a_line() -> None:
     listed = RawItem(
         "a.md", "Notes", "---\ntitle: T\ntags: [AI, chips, ai]\n---\nText.", "markdown"
