@@ -108,8 +108,8 @@ class TermIndex:
         """theme key -> term -> how often it occurs in the text."""
         found: dict[str, Counter[str]] = {}
         tokens = _TOKEN.findall(text)
-        counts = Counter(tokens)
-        low_counts = Counter(map(str.lower, tokens))
+        low = [t.lower() for t in tokens]
+        low_counts = Counter(low)
 
         counted: set[tuple[str, str]] = set()
 
@@ -121,8 +121,8 @@ class TermIndex:
                     counted.add((key, word))
                 found.setdefault(key, Counter())[term] += n
 
-        for token in counts.keys() & self.acronyms.keys():
-            add(self.acronyms[token], counts[token], token.lower())
+        for token in self.acronyms.keys() & set(tokens):
+            add(self.acronyms[token], tokens.count(token), token.lower())
         for word in low_counts.keys() & self.words.keys():
             add(self.words[word], low_counts[word], word)
         prefixes = self.prefixes
@@ -132,7 +132,6 @@ class TermIndex:
                     add((entry,), low_counts[word], word)
         starts = low_counts.keys() & self.phrases.keys()
         if starts:
-            low = [t.lower() for t in tokens]
             for i, word in enumerate(low):
                 if word in starts:
                     add(
