@@ -82,7 +82,7 @@ def load_items(corpus: Path, split: str = "all") -> tuple[list[Item], dict[str, 
                 labels[row["file"]][row["key"]] = (row["theme"], row["group"])
     items: list[Item] = []
     gold: dict[str, tuple[str, str]] = {}
-    missing = quotes = 0
+    missing = quotes = dropped = 0
     for file, keyed in sorted(labels.items()):
         path = corpus / (file if "/" in file else f"feeds/{file}")
         read = feed_entries if path.parent == corpus / "feeds" else local_entries
@@ -92,6 +92,7 @@ def load_items(corpus: Path, split: str = "all") -> tuple[list[Item], dict[str, 
             if key is None:
                 continue
             found.add(key)
+            dropped += not cleaned
             for item in cleaned:
                 if item.kind == "quote":  # a build sets quotes aside, unmerged and unthemed
                     quotes += 1
@@ -102,6 +103,12 @@ def load_items(corpus: Path, split: str = "all") -> tuple[list[Item], dict[str, 
         missing += len(set(keyed) - found)
     if missing:
         print(f"warning: {missing} labelled entries not found in the corpus", file=sys.stderr)
+    if dropped:
+        print(
+            f"note: {dropped} labelled entries dropped by the cleaner (sponsors' posts), as a "
+            "build drops them",
+            file=sys.stderr,
+        )
     if quotes:
         print(
             f"note: {quotes} labelled quotes of the day set aside, as a build does", file=sys.stderr

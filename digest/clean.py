@@ -20,6 +20,7 @@ from digest.tags import parse_tags
 from digest.text import (
     html_to_blocks,
     is_boilerplate,
+    is_sponsored,
     markdown_to_blocks,
     repair_text,
     sentences,
@@ -161,6 +162,9 @@ def _clean_feed_entry(raw: RawItem, text: str, ev: Evidence, dropped: list[Note]
     published = _parse_date(ev.front.get("date")) or (date_in_url(url) if url else None)
     blocks = html_to_blocks(text, url)
     title = ev.front.get("title") or _title_from_blocks(blocks)
+    if is_sponsored(title, blocks[0].text if blocks else ""):
+        dropped.append(Note("clean", raw.origin, f"a sponsor's post, not news: {title!r}"))
+        return Cleaned((), (), tuple(dropped))
     blocks = _drop_boilerplate(blocks, title, raw.origin, dropped)
     if not blocks and not (url and ev.front.get("title")):
         dropped.append(Note("clean", raw.origin, "no article text left after cleaning"))

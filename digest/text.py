@@ -232,6 +232,22 @@ def is_boilerplate(text: str) -> bool:
     return any(p.search(text) for p in BOILERPLATE)
 
 
+# "[Sponsor] Timing — …", "Sponsored: …", "… (Sponsor)", and the thank-you note a blog
+# posts for its sponsor ("My thanks to Squarespace for sponsoring last week's feed").
+_SPONSORED_TITLE = re.compile(
+    r"^\s*[\[(]\s*(?:sponsor(?:ed)?|ad|advertisement|partner content)\s*[\])]"
+    r"|^\s*(?:sponsor(?:ed)?(?: post| content)?|advertisement|paid post)\s*[:|—–]"
+    r"|\((?:sponsor(?:ed)?|ad)\)\s*$",
+    re.I,
+)
+_SPONSOR_THANKS = re.compile(r"^(?:my|our)?\s*thanks to .{1,80}? for sponsoring\b", re.I)
+
+
+def is_sponsored(title: str, opening: str) -> bool:
+    """A paid post: the title says so, or its opening sentence thanks the sponsor."""
+    return bool(_SPONSORED_TITLE.search(title) or _SPONSOR_THANKS.match(opening.strip()))
+
+
 def word_count(text: str) -> int:
     return len(text.split())
 

@@ -442,3 +442,24 @@ def test_a_model_name_in_a_roundup_headline_is_evidence_enough() -> None:
         sorted(i.id for i in s.items) for s in merge([launch, roundup, one_word]).stories
     )
     assert grouped == [["a", "b"], ["c"]]
+
+
+def test_a_sponsors_post_in_a_feed_is_dropped_and_reported() -> None:
+    def entry(title: str, html: str) -> RawItem:
+        meta = (
+            ("feed", "https://blog.example/feed.json"),
+            ("title", title),
+            ("url", "https://blog.example/p"),
+        )
+        return RawItem("https://blog.example/p", "Blog", html, "html", meta)
+
+    paid = entry("[Sponsor] Timing — Time Tracking for Mac", "<p>Time is precious.</p>")
+    thanks = entry(
+        "Squarespace Domains", "<p>My thanks to Squarespace for sponsoring the feed.</p>"
+    )
+    news = entry("Sponsorship deals dry up for esports teams", "<p>Brands pulled out.</p>")
+    for raw in (paid, thanks):
+        cleaned = clean(raw)
+        assert cleaned.items == ()
+        assert "a sponsor's post, not news" in cleaned.dropped[0].message
+    assert len(clean(news).items) == 1
