@@ -161,7 +161,8 @@ def _clean_feed_entry(raw: RawItem, text: str, ev: Evidence, dropped: list[Note]
     url = _choose_url(ev)
     published = _parse_date(ev.front.get("date")) or (date_in_url(url) if url else None)
     blocks = html_to_blocks(text, url)
-    title = ev.front.get("title") or _title_from_blocks(blocks)
+    source = _choose_source(ev, url)
+    title = _without_site_name(ev.front.get("title") or _title_from_blocks(blocks), source)
     if is_sponsored(title, blocks[0].text if blocks else ""):
         dropped.append(Note("clean", raw.origin, f"a sponsor's post, not news: {title!r}"))
         return Cleaned((), (), tuple(dropped))
@@ -174,7 +175,7 @@ def _clean_feed_entry(raw: RawItem, text: str, ev: Evidence, dropped: list[Note]
         origin=raw.origin,
         title=title,
         url=url,
-        source=_choose_source(ev, url),
+        source=source,
         published=published,
         blocks=blocks,
         author=ev.front.get("author") or None,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from digest.config import Config, FetchSettings, Source
-from digest.feeds import Entry, parse_feed
+from digest.feeds import Entry, outlet_name, parse_feed
 from digest.fetch import Fetched, Fetcher
 from digest.itemstore import FeedState, ItemStore, NewItem
 from digest.models import RawItem
@@ -238,7 +238,8 @@ def new_item(source: Source, feed_title: str | None, entry: Entry) -> NewItem:
     """A feed entry as the raw item the cleaner reads, with the keys that spot it again."""
     assert source.url is not None
     named = source.name != source.url  # the config gave a display name
-    outlet = source.name if named else feed_title or outlet_for(entry.url or source.url)
+    from_feed = outlet_name(feed_title) if feed_title else None
+    outlet = source.name if named else from_feed or outlet_for(entry.url or source.url)
     meta = {"guid": entry.guid, "feed": source.url, "source": outlet}
     if entry.title:
         meta["title"] = entry.title

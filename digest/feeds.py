@@ -72,6 +72,31 @@ class ParsedFeed:
     fatal: bool = False
 
 
+# What a feed's title says about itself rather than its publisher.
+_FEED_WORDS = re.compile(
+    r"(?:all |the )?(?:content|posts|articles|stories|news|headlines)|article feed|rss(?: feed)?"
+    r"|atom(?: feed)?|feed|front ?page|top stories|latest(?: news| articles| stories| posts)?"
+    r"|últimas notícias|últimas noticias|home(?: ?page)?|blog",
+    re.I,
+)
+_FEED_TITLE_PARTS = re.compile(r"\s+[-|–—:]\s+")
+
+
+def outlet_name(feed_title: str) -> str:
+    """The publisher's name in a feed's title: "Electrek - Article Feed" is Electrek,
+    "Ars Technica - All content" Ars Technica, "Engadget RSS Feed" Engadget and
+    "Business and financial news - CNNMoney.com" CNNMoney.com."""
+    title = re.sub(r"\s+(?:rss|atom)(?: feed)?$", "", " ".join(feed_title.split()), flags=re.I)
+    parts = _FEED_TITLE_PARTS.split(title)
+    if len(parts) == 2:
+        head, tail = parts
+        if _FEED_WORDS.fullmatch(tail):
+            return head
+        if re.fullmatch(r"[\w\s]*\b(?:news|articles|stories|headlines)", head, re.I):
+            return tail
+    return title
+
+
 def parse_feed(
     body: bytes, content_type: str | None, url: str, max_bytes: int = 10_000_000
 ) -> ParsedFeed:

@@ -390,9 +390,11 @@ def suggest_themes(unthemed: list[Story], themes: tuple[Theme, ...]) -> tuple[No
     """Recurring topics among the stories no theme claimed, as candidate new themes.
 
     A term shared by at least two unthemed headlines or blurbs (and not already a
-    theme's term) is a candidate; terms shared by the same stories are one topic.
+    theme's term, nor a word of an outlet's name: "TechCrunch", "Rest of World") is a
+    candidate; terms shared by the same stories are one topic.
     """
     known = {w for theme in themes for term in theme.terms for w in content_words(term)}
+    known |= {w for s in unthemed for ref in s.sources for w in content_words(ref.name)}
     stories_by_term: dict[str, set[str]] = {}
     titles = {s.id: s.title for s in unthemed}
     for story in unthemed:

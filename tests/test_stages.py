@@ -14,7 +14,7 @@ from datasketch import MinHash, MinHashLSH
 
 from digest.clean import clean
 from digest.merge import LSH_THRESHOLD, NUM_PERM, _candidate_pairs, _signatures, merge
-from digest.models import Block, Item, RawItem, Story, Theme
+from digest.models import Block, Item, RawItem, SourceRef, Story, Theme
 from digest.readers import split_front_matter
 from digest.similarity import Features, Scorer
 from digest.summarize import blurb
@@ -392,6 +392,20 @@ def test_recurring_unthemed_topics_are_suggested_as_new_themes() -> None:
     assert "2 unthemed stories" in suggestion.message
 
 
+def test_an_outlets_name_is_never_a_suggested_theme() -> None:
+    from digest.themes import suggest_themes
+
+    told = [
+        ("Death of a gig worker, as the world watched", "Labour rules failed him."),
+        ("The world's wildest musical instruments", "A contest for inventors."),
+    ]
+    site = SourceRef("Rest of World", "https://restofworld.example/")
+    unthemed = [replace(story_of(title, text), sources=(site,)) for title, text in told]
+    assert suggest_themes(unthemed, THEMES) == ()  # "world" is the outlet's word
+    elsewhere = [replace(s, sources=(SourceRef("Wire"),)) for s in unthemed]
+    assert "world" in suggest_themes(elsewhere, THEMES)[0].message
+
+
 def test_a_roundup_joins_the_story_its_first_headline_tells_and_no_other() -> None:
     launch = item(
         "Introducing Claude Opus 4.6", "Anthropic releases a new model today.", item_id="a"
@@ -463,3 +477,24 @@ def test_a_sponsors_post_in_a_feed_is_dropped_and_reported() -> None:
         assert cleaned.items == ()
         assert "a sponsor's post, not news" in cleaned.dropped[0].message
     assert len(clean(news).items) == 1
+
+
+def test_an_outlets_name_is_read_from_its_feeds_title() -> None:
+    from digest.feeds import outlet_name
+
+    assert outlet_name("Electrek - Article Feed") == "Electrek"
+    assert outlet_name("Ars Technica - All content") == "Ars Technica"
+    assert outlet_name("Engadget RSS Feed") == "Engadget"
+    assert outlet_name("Business and financial news - CNNMoney.com") == "CNNMoney.com"
+    assert outlet_name("The Batch | DeepLearning.AI") == "The Batch | DeepLearning.AI"
+
+
+def test_a_feed_entrys_headline_loses_the_outlets_name() -> None:
+    meta = (
+        ("feed", "https://techcrunch.example/feed"),
+        ("source", "TechCrunch"),
+        ("title", "Epic Games cuts 1,000 jobs | TechCrunch"),
+        ("url", "https://techcrunch.example/epic"),
+    )
+    raw = RawItem("https://techcrunch.example/epic", "TC", "<p>Layoffs.</p>", "html", meta)
+    assert clean(raw).items[0].title == "Epic Games cuts 1,000 jobs"
