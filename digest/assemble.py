@@ -32,6 +32,13 @@ def rank(story: Story, today: dt.date) -> float:
     return round(2.0 * tellings + weight + recency + feature, 3)
 
 
+def _order(story: Story) -> tuple[float, int, str, str]:
+    """Best first: by rank, then the newer story, then by headline and id, so that equal
+    stories always come in the same order."""
+    newer = -story.published.toordinal() if story.published else 0
+    return (-story.rank, newer, story.title, story.id)
+
+
 def assemble(
     config: Config,
     date: dt.date,
@@ -39,9 +46,7 @@ def assemble(
     quotes: list[Item],
     report: BuildReport,
 ) -> Issue:
-    ranked = sorted(
-        (replace(s, rank=rank(s, date)) for s in stories), key=lambda s: (-s.rank, s.title, s.id)
-    )
+    ranked = sorted((replace(s, rank=rank(s, date)) for s in stories), key=_order)
     dropped = list(report.dropped)
     briefs = [s for s in ranked if s.kind == "brief"]
     for story in briefs[config.build.must_reads :]:
@@ -61,7 +66,9 @@ def assemble(
     order = [s for section in sections for s in section.stories]
 
     features = [s for s in ranked if s.kind == "feature"]
-    lead = features[0] if features else (ranked[0] if ranked else None)
+    # a headline with no text of its own (a brief) leads only when nothing else can
+    lead = features[0] if features else next((s for s in ranked if s.kind != "brief"), None)
+    lead = lead or (ranked[0] if ranked else None)
     must_reads = tuple(s for s in order if s.kind == "brief" and s is not lead)
     quote = quote_of_the_day(quotes, ([lead] if lead else []) + ranked)
 

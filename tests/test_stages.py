@@ -498,3 +498,30 @@ def test_a_feed_entrys_headline_loses_the_outlets_name() -> None:
     )
     raw = RawItem("https://techcrunch.example/epic", "TC", "<p>Layoffs.</p>", "html", meta)
     assert clean(raw).items[0].title == "Epic Games cuts 1,000 jobs"
+
+
+def test_the_lead_has_text_of_its_own_and_equal_stories_come_newest_first() -> None:
+    from pathlib import Path
+
+    from digest.assemble import assemble
+    from digest.config import parse_config
+    from digest.models import BuildReport
+
+    config = parse_config({}, Path("digest.toml"))
+    day = dt.date(2026, 11, 22)
+
+    def told(title: str, kind: str, days_ago: int) -> Story:
+        story = story_of(title, "Words of its own.")
+        published = day - dt.timedelta(days=days_ago)
+        return replace(story, kind=kind, published=published, theme=config.catch_all.key)  # type: ignore[arg-type]
+
+    headline_only = told("A headline and a link", "brief", 0)
+    older, newer = told("B older article", "article", 2), told("C newer article", "article", 1)
+    issue = assemble(config, day, [older, headline_only, newer], [], BuildReport())
+    (section,) = issue.sections
+    assert [s.title for s in section.stories] == [
+        "A headline and a link",
+        "C newer article",
+        "B older article",
+    ]
+    assert issue.lead is not None and issue.lead.title == "C newer article"
