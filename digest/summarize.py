@@ -2,7 +2,8 @@
 
 Readers decide from the blurb whether to click, so it must stand on its own: no
 boilerplate, no bylines, no sentence that leans on a missing picture, and no
-lead-in that ends in a colon with nothing after it.
+lead-in that ends in a colon with nothing after it, and no sentence a feed's
+excerpt cut off ("As sales rise, BYD...") unless there is nothing else.
 """
 
 from __future__ import annotations
@@ -14,15 +15,21 @@ from digest.text import is_boilerplate, sentences, truncate_words, word_count
 
 MAX_WORDS = 60
 MAX_SENTENCES = 3
+# "As sales rise, BYD...", "… the company said […]": an excerpt the publisher cut short.
+_CUT = re.compile(r"(?:\.\.\.|…|\[(?:\.\.\.|…)\])\W*$")
 
 
 def blurb(item: Item, max_words: int = MAX_WORDS, max_sentences: int = MAX_SENTENCES) -> str:
     chosen: list[str] = []
+    cut: list[str] = []
     words = 0
     title = _plain(item.title)
     for paragraph in _prose(item.blocks):
         for sentence in sentences(paragraph):
             if not _usable(sentence) or _plain(sentence) == title:
+                continue
+            if _CUT.search(sentence):  # the feed's excerpt stops mid-sentence
+                cut.append(sentence)
                 continue
             n = word_count(sentence)
             if chosen and words + n > max_words:
@@ -33,6 +40,8 @@ def blurb(item: Item, max_words: int = MAX_WORDS, max_sentences: int = MAX_SENTE
             words += n
             if len(chosen) >= max_sentences:
                 return " ".join(chosen)
+    if not chosen and cut:  # all there is: the publisher's own cut, kept as it ends
+        return truncate_words(cut[0], max_words)
     return " ".join(chosen)
 
 

@@ -125,6 +125,16 @@ def test_a_blurb_never_cuts_a_word() -> None:
     assert all(word in long_sentence.split() for word in result.rstrip("…").split())
 
 
+def test_a_blurb_leaves_out_a_sentence_the_feeds_excerpt_cut_short() -> None:
+    text = (
+        "Even Thailand's Prime Minister drives a BYD EV. As overseas sales continue to rise, BYD..."
+    )
+    assert blurb(item("T", text)) == "Even Thailand's Prime Minister drives a BYD EV."
+    assert (
+        blurb(item("T", "Only this much of the story [...]")) == "Only this much of the story [...]"
+    )
+
+
 def test_a_blurb_skips_boilerplate() -> None:
     text = "Read the full story.\n\nSign up for our newsletter in your inbox.\n\nThe news is here."
     assert blurb(item("T", text)) == "The news is here."
