@@ -15,6 +15,7 @@ from digest.text import is_boilerplate, sentences, truncate_words, word_count
 
 MAX_WORDS = 60
 MAX_SENTENCES = 3
+MIN_CLAUSE_WORDS = 6
 # "As sales rise, BYD...", "… the company said […]": an excerpt the publisher cut short.
 _CUT = re.compile(r"(?:\.\.\.|…|\[(?:\.\.\.|…)\])\W*$")
 
@@ -40,9 +41,21 @@ def blurb(item: Item, max_words: int = MAX_WORDS, max_sentences: int = MAX_SENTE
             words += n
             if len(chosen) >= max_sentences:
                 return " ".join(chosen)
-    if not chosen and cut:  # all there is: the publisher's own cut, kept as it ends
-        return truncate_words(cut[0], max_words)
+    if not chosen and cut:  # all there is: the publisher's cut, back to its last whole clause
+        return truncate_words(_whole_clauses(cut[0]), max_words)
     return " ".join(chosen)
+
+
+def _whole_clauses(sentence: str) -> str:
+    """A sentence cut short, back to the clause before the cut: "Sales hit a record in
+    March, helping push Hyundai to..." reads "Sales hit a record in March." Left as
+    it is when too little would remain."""
+    text = _CUT.sub("", sentence).rstrip()
+    stop = max(text.rfind(mark) for mark in (",", ";", " –", " —", ":"))
+    head = text[:stop].rstrip(" ,;:–—")
+    if stop < 0 or word_count(head) < MIN_CLAUSE_WORDS:
+        return sentence
+    return head + "."
 
 
 def _plain(text: str) -> str:

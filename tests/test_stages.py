@@ -130,9 +130,10 @@ def test_a_blurb_leaves_out_a_sentence_the_feeds_excerpt_cut_short() -> None:
         "Even Thailand's Prime Minister drives a BYD EV. As overseas sales continue to rise, BYD..."
     )
     assert blurb(item("T", text)) == "Even Thailand's Prime Minister drives a BYD EV."
-    assert (
-        blurb(item("T", "Only this much of the story [...]")) == "Only this much of the story [...]"
-    )
+    short = "Only this much of the story [...]"
+    assert blurb(item("T", short)) == short  # nothing whole before the cut: shown as cut
+    alone = "The IONIQ 5 had another record US sales month in March, helping push Hyundai to..."
+    assert blurb(item("T", alone)) == "The IONIQ 5 had another record US sales month in March."
 
 
 def test_a_blurb_skips_boilerplate() -> None:
