@@ -51,6 +51,10 @@ def read_local(source: Source, root: Path) -> ReadResult:
         return ReadResult((), tuple(notes))
     for path in _files(source.path):
         origin = _show(path, root)
+        if path.suffix.lower() not in SUFFIXES:  # a file named on its own, of a kind not read
+            kinds = ", ".join(sorted(SUFFIXES))
+            notes.append(Note("read", origin, f"skipped: not a file digest reads ({kinds})"))
+            continue
         try:
             data = path.read_bytes()
         except OSError as exc:

@@ -120,11 +120,14 @@ def test_the_seed_issue_is_email_ready(project: Path, email_lint: EmailLint) -> 
 def test_one_broken_source_never_breaks_the_build(project: Path) -> None:
     (project / "seeds" / "broken.md").write_bytes(b"---\ntitle: [unclosed\n---\n\xff\xfe\x00binary")
     (project / "seeds" / "empty.txt").write_text("")
+    (project / "issue.mjml").write_text("<mjml></mjml>")
     with (project / "digest.toml").open("a") as f:
         f.write('\n[[sources]]\nname = "Gone"\npath = "no-such-folder"\n')
+        f.write('\n[[sources]]\nname = "Template"\npath = "issue.mjml"\n')
         f.write('\n[[sources]]\nname = "A feed"\nurl = "https://example.com/feed.xml"\n')
     result = build(project, DATE, "--no-collect")  # tests never reach the internet
     assert "no-such-folder: no such file or folder" in result.stderr
+    assert "issue.mjml: skipped: not a file digest reads (.eml, .htm" in result.stderr
     assert "https://example.com/feed.xml" in result.stderr
     data = json.loads((project / "out" / DATE / "digest.json").read_text("utf-8"))
     assert sum(len(s["stories"]) for s in data["sections"]) == 17
