@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email.message
+import email.policy
 import os
 import subprocess
 import sys
@@ -101,3 +103,16 @@ def run_digest(
         env={**os.environ, **(env or {})},
         check=False,
     )
+
+
+def forwarded_email(html: str, path: Path, sender: str, date: str) -> Path:
+    """A newsletter's HTML saved as the .eml a mail client would write: a plain-text part
+    and the HTML as its alternative."""
+    message = email.message.EmailMessage(policy=email.policy.default)
+    message["Subject"] = "Today's edition"
+    message["From"] = sender
+    message["Date"] = date
+    message.set_content("The plain-text part.")
+    message.add_alternative(html, subtype="html")
+    path.write_bytes(message.as_bytes())
+    return path

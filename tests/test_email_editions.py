@@ -12,6 +12,7 @@ import email.policy
 from pathlib import Path
 
 import pytest
+from conftest import forwarded_email
 
 from digest.clean import Cleaned, clean
 from digest.config import Source
@@ -222,14 +223,8 @@ def test_other_html_newsletters_still_become_one_item_each_as_page_or_email(
     if not page.is_file():
         pytest.skip(f"the shared corpus is missing: {page}")
     (as_page,) = cleaned(page).items
-    message = email.message.EmailMessage(policy=email.policy.default)
-    message["Subject"] = "Today's edition"
-    message["From"] = "A Newsletter <news@example.com>"
-    message["Date"] = "Mon, 24 Jun 2024 12:05:43 +0000"
-    message.set_content("The plain-text part.")
-    message.add_alternative(page.read_text("utf-8"), subtype="html")
-    eml = tmp_path / "newsletter.eml"
-    eml.write_bytes(message.as_bytes())
+    sender, date = "A Newsletter <news@example.com>", "Mon, 24 Jun 2024 12:05:43 +0000"
+    eml = forwarded_email(page.read_text("utf-8"), tmp_path / "newsletter.eml", sender, date)
     (as_email,) = cleaned(eml).items
     assert as_email.title == "Today's edition"
     assert as_email.via is None and as_page.via is None

@@ -8,11 +8,10 @@ never copied).
 from __future__ import annotations
 
 import datetime as dt
-import email.message
-import email.policy
 from pathlib import Path
 
 import pytest
+from conftest import forwarded_email
 
 from digest.clean import Cleaned, clean
 from digest.config import Source
@@ -197,14 +196,8 @@ def test_the_saved_tldr_email_splits_the_same_as_page_or_forwarded_email(
 ) -> None:
     page = newsletters / "omnivore_tldr_email.html"
     as_page = cleaned(page).items
-    message = email.message.EmailMessage(policy=email.policy.default)
-    message["Subject"] = "Today's edition"
-    message["From"] = "TLDR <dan@tldrnewsletter.com>"
-    message["Date"] = "Mon, 11 Sep 2023 12:05:43 +0000"
-    message.set_content("The plain-text part.")
-    message.add_alternative(page.read_text("utf-8"), subtype="html")
-    eml = tmp_path / "tldr.eml"
-    eml.write_bytes(message.as_bytes())
+    sender, date = "TLDR <dan@tldrnewsletter.com>", "Mon, 11 Sep 2023 12:05:43 +0000"
+    eml = forwarded_email(page.read_text("utf-8"), tmp_path / "tldr.eml", sender, date)
     as_email = cleaned(eml).items
     assert [(i.title, i.url, i.source) for i in as_email] == [
         (i.title, i.url, i.source) for i in as_page
