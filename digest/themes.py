@@ -1,12 +1,14 @@
 """Put every story under exactly one theme from the config's taxonomy.
 
-Two signals, both explained in each story's `theme_scores`:
+Three signals, each explained in each story's `theme_scores`:
 
-1. Key terms. Each theme's terms are counted in the headline (weighted most),
-   the blurb and the body. Among the themes that score close to the best, the
-   one listed first in config wins: the taxonomy lists specific themes before
-   broad ones, so a deepfake story is deepfakes, not generic AI. A theme the
-   headline names needs less support from the body than one it doesn't.
+1. Key terms. Each theme's terms are counted in the headline and in the tags the
+   source filed the story under (weighted most), the blurb and the body; a word
+   counts once for a theme however many of its terms match it. Among the themes
+   that score close to the best, the one listed first in config wins: the
+   taxonomy lists specific themes before broad ones, so a deepfake story is
+   deepfakes, not generic AI. A theme the headline names needs less support from
+   the body than one it doesn't.
 2. What the day's stories teach. Stories the terms place with confidence, plus
    each theme's own description and terms, give every theme a profile of
    IDF-weighted content words. A story no term claims is compared with those
