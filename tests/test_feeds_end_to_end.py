@@ -253,6 +253,9 @@ def test_ctrl_c_stops_collect_cleanly_and_keeps_what_was_stored(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # Ctrl-C as in a terminal, even when the tests run as a background job (a shell
+        # starts those with SIGINT ignored, and a child that inherits that never stops)
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 20
     while not server.hits("/stuck.xml") and time.monotonic() < deadline:
