@@ -11,8 +11,10 @@ Three signals, each explained in each story's `theme_scores`:
    the body than one it doesn't.
 2. What the day's stories teach. Stories the terms place with confidence, plus
    each theme's own description and terms, give every theme a profile of
-   IDF-weighted content words. A story no term claims is compared with those
-   profiles and joins the closest one when it is clearly close. So a story about
+   IDF-weighted content words; the stories no term claims at all make a profile
+   of the catch-all. A story no term places is compared with those profiles and
+   joins the closest theme when it is clearly close, and closer than the catch-all's
+   (so general words alone place no story). So a story about
    "protein folding in plant cells" can join biotech on the strength of the
    day's other biotech stories, though no biotech term appears in it.
 3. Where it comes from. Outlets specialise: when most of a source's stories sit
@@ -52,6 +54,7 @@ CONFIDENT = 4.0  # a term score this high teaches the theme's profile
 LEARNED_MIN = 0.08  # cosine similarity to a profile needed to join it
 LEARNED_MARGIN = 1.25  # ... and this many times closer than the next theme
 PROFILE_WORDS = 60
+UNPLACED = 1.0  # a term score below this: a story no theme's terms claim at all
 COMMON_SHARE = 0.1  # words in more than this share of the day's stories are not profiled
 SOURCE_STORIES = 3  # confident stories a source needs before it is said to lean
 SOURCE_SHARE = 0.6  # ... and the share of all its stories they make up
@@ -180,7 +183,7 @@ def assign_all(stories: list[Story], themes: tuple[Theme, ...], catch_all: Theme
     index, tag_index = TermIndex(themes), TermIndex.for_tags(themes)
     scored = [_by_terms(story, themes, index, tag_index, catch_all) for story in stories]
     words = [_story_words(s.story) for s in scored]
-    profiles = _profiles(scored, words, themes)
+    profiles, unthemed = _profiles(scored, words, themes, catch_all)
     by_word: dict[str, list[tuple[str, float]]] = {}
     for key, profile in profiles.items():
         for word, value in profile.items():
@@ -193,7 +196,10 @@ def assign_all(stories: list[Story], themes: tuple[Theme, ...], catch_all: Theme
         if s.winner != catch_all.key:
             story = _close_call(story, s.best, leanings, broader) or story
         else:
-            placed = _by_profile(story, story_words, by_word, list(profiles)) if profiles else None
+            others = unthemed.similarity(story_words, taught=s.best < UNPLACED)
+            placed = _by_profile(
+                story, story_words, by_word, list(profiles), (catch_all.key, others)
+            )
             story = placed or _by_source(story, leanings) or story
         out.append(story)
     return out
@@ -264,11 +270,43 @@ def _story_words(story: Story) -> Counter[str]:
     return Counter(map(sys.intern, content_words(" ".join([story.title, story.title, *leads]))))
 
 
+@dataclass(frozen=True)
+class _Unthemed:
+    """The profile of the day's stories no term claims at all, against which a story must
+    look more like a theme than like those to be placed. Without it, a story of everyday
+    words ("software", "people", "use") joined whichever theme's profile held most of them.
+
+    Kept unnormalised, with each word's IDF, because the stories it is compared with are
+    among those it was made from: each is compared with the profile of the others (its own
+    words taken out), or every one of them would look most like itself."""
+
+    weights: dict[str, float]
+    idf: dict[str, float]
+
+    def similarity(self, words: Counter[str], taught: bool) -> float:
+        """Cosine similarity of a story's words to the profile (less the story's own
+        words when it `taught` the profile)."""
+        norm_sq = sum(v * v for v in self.weights.values())
+        dot = 0.0
+        for word in words.keys() & self.weights.keys():
+            weight, value = _tf(words[word]), self.weights[word]
+            if taught:
+                own = weight * self.idf[word]
+                norm_sq -= 2 * value * own - own * own
+                value -= own
+            dot += weight * value
+        story_norm = math.sqrt(sum(_tf(c) ** 2 for c in words.values()))
+        if norm_sq <= 1e-12 or not story_norm:
+            return 0.0
+        return dot / (math.sqrt(norm_sq) * story_norm)
+
+
 def _profiles(
-    scored: list[_Scored], words: list[Counter[str]], themes: tuple[Theme, ...]
-) -> dict[str, dict[str, float]]:
+    scored: list[_Scored], words: list[Counter[str]], themes: tuple[Theme, ...], catch_all: Theme
+) -> tuple[dict[str, dict[str, float]], _Unthemed]:
     """Each theme's profile: unit vector of IDF-weighted words from its confident stories
-    and its own description and terms."""
+    and its own description and terms; and the catch-all's, from the stories no term
+    claims at all."""
     docs = [(s.winner, w) for s, w in zip(scored, words, strict=True)]
     df: Counter[str] = Counter()
     for _, counts in docs:
@@ -281,21 +319,31 @@ def _profiles(
     common = {w for w, k in df.items() if n >= 20 and k > COMMON_SHARE * n}
 
     profiles: dict[str, dict[str, float]] = {}
-    for theme in themes:
+    for theme in (*themes, catch_all):
         vector: dict[str, float] = {}
         seed = " ".join([theme.name, theme.description, *(t.rstrip("*") for t in theme.terms)])
-        for word in content_words(seed):
+        for word in content_words(seed) if theme is not catch_all else []:
             vector[word] = vector.get(word, 0.0) + 2.0 * idf(word)
         for s, (winner, counts) in zip(scored, docs, strict=True):
-            if winner == theme.key and s.best >= CONFIDENT:
+            if _teaches(s, winner, theme, catch_all):
                 for word, count in counts.items():
                     if word in common:
                         continue  # words every story uses teach nothing about a theme
                     vector[word] = vector.get(word, 0.0) + _tf(count) * idf(word)
         top = dict(sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[: PROFILE_WORDS * 10])
+        if theme is catch_all:
+            return profiles, _Unthemed(top, {w: idf(w) for w in top})
         norm = math.sqrt(sum(v * v for v in top.values())) or 1.0
         profiles[theme.key] = {w: v / norm for w, v in top.items()}
-    return profiles
+    raise AssertionError("the catch-all comes last")
+
+
+def _teaches(s: _Scored, winner: str, theme: Theme, catch_all: Theme) -> bool:
+    """A story teaches a theme's profile when its terms place it there with confidence,
+    and the catch-all's when no theme's terms claim it at all."""
+    if theme is catch_all:
+        return s.best < UNPLACED
+    return winner == theme.key and s.best >= CONFIDENT
 
 
 def _tf(count: int) -> float:
@@ -308,7 +356,10 @@ def _by_profile(
     words: Counter[str],
     by_word: dict[str, list[tuple[str, float]]],
     keys: list[str],
+    unthemed: tuple[str, float],
 ) -> Story | None:
+    """The theme whose profile the story's words are clearly closest to, if it is one
+    (`unthemed`: the catch-all's key and the story's similarity to its profile)."""
     dots: dict[str, float] = dict.fromkeys(keys, 0.0)
     shared: dict[str, list[tuple[float, str]]] = {key: [] for key in keys}
     norm = 0.0
@@ -321,8 +372,11 @@ def _by_profile(
             dots[key] += weight * value
             shared[key].append((value, word))
     norm = math.sqrt(norm) or 1.0
-    sims = sorted(((dot / norm, key) for key, dot in dots.items()), key=lambda s: (-s[0], s[1]))
+    sims = [(dot / norm, key) for key, dot in dots.items()] + [(unthemed[1], unthemed[0])]
+    sims.sort(key=lambda s: (-s[0], s[1]))
     best, runner_up = sims[0], (sims[1] if len(sims) > 1 else (0.0, ""))
+    if best[1] == unthemed[0]:
+        return None  # closest to the day's unthemed stories: it stays with them
     if best[0] < LEARNED_MIN or best[0] < LEARNED_MARGIN * runner_up[0]:
         return None
     terms = tuple(w for _, w in sorted(shared[best[1]], key=lambda vw: (-vw[0], vw[1]))[:6])

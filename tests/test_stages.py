@@ -378,6 +378,44 @@ def test_an_outlet_without_a_clear_leaning_decides_nothing() -> None:
     assert story.theme == "other"
 
 
+def profiled_day(*extra: Item) -> list[Story]:
+    """Three drug stories the terms place firmly under biotech and three that no term
+    claims at all, each from its own outlet (so no outlet leans), plus `extra`."""
+    firm = [
+        item(
+            f"Drug trial {n}",
+            "The drug, the protein and the kinase assay.",
+            f"https://b{n}.example/",
+        )
+        for n in range(3)
+    ]
+    loose = [
+        item(
+            f"Office chairs, part {n}",
+            "People use good software at work.",
+            f"https://o{n}.example/",
+        )
+        for n in range(3)
+    ]
+    stories = [merge([i]).stories[0] for i in (*firm, *loose, *extra)]
+    return assign_all(stories, WITH_BIOTECH, OTHER)
+
+
+def test_a_story_no_term_claims_joins_the_theme_whose_stories_it_reads_like() -> None:
+    *_, story = profiled_day(item("Kinase assay results", "A kinase assay.", "https://n.example/"))
+    assert story.theme == "biotech"
+    why = story.theme_scores[0]
+    assert (why.method, why.terms) == ("learned profile", ("assay", "kinase"))
+
+
+def test_everyday_words_place_no_story_under_a_theme() -> None:
+    """The day's unthemed stories have a profile too: a story that reads more like them
+    than like any theme stays unthemed, though it shares a word with a theme's stories."""
+    everyday = item("Kinase software", "People use good software.", "https://g.example/")
+    *_, story = profiled_day(everyday)
+    assert story.theme == "other"
+
+
 def test_a_blurb_skips_bylines_captions_and_sentences_that_need_a_picture() -> None:
     text = (
         "By Casey Crownhart\n\n"
