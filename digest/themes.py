@@ -69,32 +69,41 @@ Entry = tuple[str, str]  # (theme key, term as written in config)
 class TermIndex:
     """Every theme's terms in one index, so scoring a text is one pass over its words
     (not one regular-expression scan per term): single words and acronyms by lookup,
-    phrases by their first word, `prefix*` terms by their first three letters."""
+    phrases by their first word, `prefix*` terms by their first three letters.
 
-    def __init__(self, themes: tuple[Theme, ...]) -> None:
+    A single-word term written with a capital letter is a name and matches only words
+    written with one: "Surface", "Lucid", "Handy*" and "Mars" are not "surface",
+    "lucid", "handy" and "mars". Acronyms match case for case. `any_case` turns both
+    off, for tags, whose case says nothing."""
+
+    def __init__(self, themes: tuple[Theme, ...], any_case: bool = False) -> None:
         self.words: dict[str, list[Entry]] = {}
+        self.names: dict[str, list[Entry]] = {}
         self.acronyms: dict[str, list[Entry]] = {}
         self.phrases: dict[str, list[tuple[tuple[str, ...], bool, Entry]]] = {}
         self.prefixes: dict[str, list[tuple[str, Entry]]] = {}
+        self.name_prefixes: dict[str, list[tuple[str, Entry]]] = {}
         for theme in themes:
             for term in theme.terms:
                 entry = (theme.key, term)
                 prefix = term.endswith("*")
                 body = term.rstrip("*")
-                if body.isupper() and not prefix:
+                if body.isupper() and not prefix and not any_case:
                     for form in _plurals(body.replace(" ", "")):
                         self.acronyms.setdefault(form, []).append(entry)
                     continue
                 parts = tuple(w.lower() for w in _TOKEN.findall(body))
                 if not parts:
                     continue
+                named = body[:1].isupper() and not any_case
                 if len(parts) > 1:
                     self.phrases.setdefault(parts[0], []).append((parts, prefix, entry))
                 elif prefix:
-                    self.prefixes.setdefault(parts[0][:3], []).append((parts[0], entry))
+                    stems = self.name_prefixes if named else self.prefixes
+                    stems.setdefault(parts[0][:3], []).append((parts[0], entry))
                 else:
                     for form in _plurals(parts[0]):
-                        self.words.setdefault(form, []).append(entry)
+                        (self.names if named else self.words).setdefault(form, []).append(entry)
 
     @classmethod
     def for_tags(cls, themes: tuple[Theme, ...]) -> TermIndex:
@@ -107,7 +116,7 @@ class TermIndex:
             for word in (*parts, theme.key):
                 extra.setdefault(word.lower(), word)  # once, however it is spelled
             named.append(replace(theme, terms=tuple(extra.values())))
-        return cls(tuple(named))
+        return cls(tuple(named), any_case=True)
 
     def hits(self, text: str) -> dict[str, Counter[str]]:
         """theme key -> term -> how often it occurs in the text."""
@@ -115,6 +124,7 @@ class TermIndex:
         tokens = _TOKEN.findall(text)
         low = [t.lower() for t in tokens]
         low_counts = Counter(low)
+        name_counts = Counter(t.lower() for t in tokens if t[:1].isupper())
 
         counted: set[tuple[str, str]] = set()
 
@@ -128,13 +138,16 @@ class TermIndex:
 
         for token in self.acronyms.keys() & set(tokens):
             add(self.acronyms[token], tokens.count(token), token.lower())
-        for word in low_counts.keys() & self.words.keys():
-            add(self.words[word], low_counts[word], word)
-        prefixes = self.prefixes
-        for word in [w for w in low_counts if w[:3] in prefixes]:
-            for stem, entry in prefixes[word[:3]]:
-                if word.startswith(stem):
-                    add((entry,), low_counts[word], word)
+        for counts, words, prefixes in (
+            (low_counts, self.words, self.prefixes),
+            (name_counts, self.names, self.name_prefixes),
+        ):
+            for word in counts.keys() & words.keys():
+                add(words[word], counts[word], word)
+            for word in [w for w in counts if w[:3] in prefixes]:
+                for stem, entry in prefixes[word[:3]]:
+                    if word.startswith(stem):
+                        add((entry,), counts[word], word)
         starts = low_counts.keys() & self.phrases.keys()
         if starts:
             for i, word in enumerate(low):

@@ -325,6 +325,22 @@ def test_a_word_counts_once_for_a_theme_however_many_of_its_terms_match_it() -> 
     assert scored_once.score == scored_twice.score == 3.0  # one headline word
 
 
+def test_a_term_written_with_a_capital_is_a_name_and_matches_only_capitalised_words() -> None:
+    named = (Theme("devices", "Devices", terms=("Surface", "Handy*")),)
+    everyday = story_of("On the surface of the lake", "A handy guide to the surface.")
+    assert assign(everyday, named, OTHER).theme == "other"
+    device = story_of("Microsoft's new Surface", "Das Handy und das Surface im Test.")
+    themed = assign(device, named, OTHER)
+    assert themed.theme == "devices"
+    assert themed.theme_scores[0].terms == ("Handy*", "Surface")
+
+
+def test_tags_match_terms_whatever_their_case() -> None:
+    named = (Theme("space", "Space", terms=("NASA", "Mars")),)
+    story = merge([replace(item("Up it goes", "A launch."), tags=("nasa", "mars"))]).stories[0]
+    assert assign(story, named, OTHER).theme_scores[0].terms == ("tag: Mars", "tag: NASA")
+
+
 def test_tags_in_front_matter_are_read_as_a_list_or_a_line() -> None:
     listed = RawItem(
         "a.md", "Notes", "---\ntitle: T\ntags: [AI, chips, ai]\n---\nText.", "markdown"
