@@ -29,6 +29,7 @@ from digest.urls import canonical_url
 SAME_STORY = 0.40
 SAME_SERIES_POST = 0.5  # one outlet, one headline, two pages: one story only this alike
 MAX_DAYS_APART = 10  # a weekly newsletter retells the week's news
+ROUNDUP_DAYS_APART = 21  # a weekly roundup's headline may tell news of two weeks before
 ROUNDUP_MATCH = 0.6  # the share of the shorter headline's words the two share
 _MODEL_NAME = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9][\w.-]{2,}")  # gpt-4, o3-mini
 # 1500, 1,500, 39655442.33, 94.9B, 2 million; not the 4 of GPT-4 or the 3 of "3D"
@@ -90,7 +91,7 @@ def merge(items: list[Item]) -> Merged:
             groups.union(i, j)
 
     for i, j in _roundup_pairs(items, scorer):
-        if groups.find(i) != groups.find(j) and _close_in_time(items[i], items[j]):
+        if groups.find(i) != groups.find(j):
             groups.union(i, j)
 
     members: dict[int, list[int]] = {}
@@ -224,7 +225,11 @@ def _roundup_pairs(items: list[Item], scorer: Scorer) -> Iterator[tuple[int, int
                 names = sum(1 for w in common if _MODEL_NAME.fullmatch(scorer.vocabulary[w]))
                 shared = len(common) + names
                 closeness = len(common) / min(len(lead), len(titles[j]))
-                if shared >= 2 and closeness > closest and _close_in_time(items[i], items[j]):
+                if (
+                    shared >= 2
+                    and closeness > closest
+                    and _close_in_time(items[i], items[j], ROUNDUP_DAYS_APART)
+                ):
                     best, closest = j, closeness
             if best is not None and closest >= ROUNDUP_MATCH:
                 yield i, best
@@ -265,10 +270,10 @@ def _different_figures(a: str, b: str) -> bool:
     return bool(figures_a) and bool(figures_b) and not figures_a & figures_b
 
 
-def _close_in_time(a: Item, b: Item) -> bool:
+def _close_in_time(a: Item, b: Item, days: int = MAX_DAYS_APART) -> bool:
     if a.published is None or b.published is None:
         return True
-    return abs((a.published - b.published).days) <= MAX_DAYS_APART
+    return abs((a.published - b.published).days) <= days
 
 
 def _match(lead: Item, item: Item, score: float, same_page: bool) -> Match:

@@ -486,6 +486,25 @@ def test_a_roundup_joins_the_story_its_first_headline_tells_and_no_other() -> No
     assert grouped == [["a", "c"], ["b"]]
 
 
+def test_a_weekly_roundup_joins_a_story_told_two_weeks_before() -> None:
+    import datetime as dt
+
+    day = dt.datetime(2025, 11, 24, tzinfo=dt.UTC)
+    launch = replace(
+        item("Introducing Claude Opus 4.5", "A new model.", item_id="a"), published=day
+    )
+    later = dt.timedelta(days=16)
+    roundup = replace(
+        item(
+            "Claude Opus 4.5 Saves Tokens, White House Boosts Science, Amazon Nova Checks In",
+            "This week's letter.",
+            item_id="b",
+        ),
+        published=day + later,
+    )
+    assert len(merge([launch, roundup]).stories) == 1
+
+
 def test_a_roundup_whose_first_headline_no_one_tells_joins_a_later_headlines_story() -> None:
     deal = item("Microsoft, NVIDIA, and Anthropic announce partnerships", "A deal.", item_id="a")
     roundup = item(
