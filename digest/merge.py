@@ -224,7 +224,7 @@ def _roundup_pairs(items: list[Item], scorer: Scorer) -> Iterator[tuple[int, int
                 common = lead & titles[j]
                 names = sum(1 for w in common if _MODEL_NAME.fullmatch(scorer.vocabulary[w]))
                 shared = len(common) + names
-                closeness = len(common) / min(len(lead), len(titles[j]))
+                closeness = shared / min(len(lead), len(titles[j]))
                 if (
                     shared >= 2
                     and closeness > closest

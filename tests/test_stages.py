@@ -542,6 +542,17 @@ def test_a_model_name_in_a_roundup_headline_is_evidence_enough() -> None:
     assert grouped == [["a", "b"], ["c"]]
 
 
+def test_a_model_name_counts_as_two_words_of_a_roundup_headline() -> None:
+    launch = item("OpenAI hits back at DeepSeek with o3-mini reasoning model", "A.", item_id="a")
+    roundup = item(
+        "o3-mini Puts Reasoning in High Gear, How to Train for Computer Use, "
+        "Gemini 2.0 Thinks Faster",
+        "This week's letter is about something else.",
+        item_id="b",
+    )
+    assert len(merge([launch, roundup]).stories) == 1  # o3-mini and reasoning: 3 of 5
+
+
 def test_a_sponsors_post_in_a_feed_is_dropped_and_reported() -> None:
     def entry(title: str, html: str) -> RawItem:
         meta = (
