@@ -17,6 +17,7 @@ import click
 
 from digest.config import Config, ConfigError, find_config, load_config
 from digest.models import Note
+from digest.store import StateError
 
 if TYPE_CHECKING:
     from digest.itemstore import ItemStore
@@ -363,6 +364,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ConfigError as exc:
         click.echo(f"digest: config error: {exc}", err=True)
         sys.exit(2)
+    except StateError as exc:
+        click.echo(f"digest: state error: {exc}", err=True)
+        sys.exit(1)
     except click.Abort:
         click.echo("digest: interrupted", err=True)
         sys.exit(130)

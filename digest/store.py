@@ -18,6 +18,10 @@ from typing import Protocol
 from digest.models import PublishedStory
 
 
+class StateError(Exception):
+    """The state file can't be used as it is: not SQLite, or tables digest didn't make."""
+
+
 class Database:
     """One SQLite file: WAL so readers never block the writer, one transaction per change."""
 
@@ -25,7 +29,11 @@ class Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
+        try:
+            self.db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as exc:  # the first statement that reads the file
+            self.db.close()
+            raise StateError(f"{path}: not a digest state database ({exc})") from exc
         # With WAL, NORMAL never corrupts the file and skips an fsync per commit; a power
         # cut can lose only the last commits, which the next collect fetches again.
         self.db.execute("PRAGMA synchronous=NORMAL")
@@ -58,7 +66,14 @@ class Database:
                 continue
             with self.transaction() as db:
                 for statement in _statements(sql):
-                    db.execute(statement)
+                    try:
+                        db.execute(statement)
+                    except sqlite3.OperationalError as exc:  # rolled back whole
+                        raise StateError(
+                            f"{self.path}: cannot set up the {component} tables ({exc}): the "
+                            "file holds tables digest did not make; point [state] path at "
+                            "a new file, or move this one aside"
+                        ) from exc
                 db.execute(
                     "INSERT INTO schema_migrations (component, step) VALUES (?, ?)",
                     (component, number),

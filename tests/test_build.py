@@ -199,6 +199,35 @@ def test_a_theme_within_an_unknown_theme_names_the_key(project: Path) -> None:
         load_config(config)
 
 
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (b"these are my notes, not a database\n" * 200, "not a digest state database"),
+        (None, "holds tables digest did not make"),
+    ],
+)
+def test_a_state_file_digest_cannot_use_is_named_without_a_traceback(
+    project: Path, content: bytes | None, says: str
+) -> None:
+    import sqlite3
+
+    state = project / ".digest" / "state.sqlite"
+    state.parent.mkdir()
+    if content is None:  # another program's tables, under names digest uses
+        with sqlite3.connect(state) as db:
+            db.execute("CREATE TABLE published (anything TEXT)")
+        db.close()
+    else:
+        state.write_bytes(content)
+    before = state.read_bytes()
+    result = run_digest("build", "--date", DATE, cwd=project)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"digest: state error: {state}: ")
+    assert says in line
+    assert content is None or state.read_bytes() == before  # nothing written over it
+
+
 def test_no_config_anywhere_is_a_clear_error(tmp_path: Path) -> None:
     result = run_digest("build", cwd=tmp_path)
     assert result.returncode == 2
