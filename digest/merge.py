@@ -27,6 +27,8 @@ from digest.similarity import Scorer, Words, content_words, features
 from digest.urls import canonical_url
 
 SAME_STORY = 0.40
+SAME_NAMES = 0.13  # ... or this alike, when both headlines carry the same two rare names
+NAMES_DAYS_APART = 3  # ... and they appeared within a few days of each other
 SAME_SERIES_POST = 0.5  # one outlet, one headline, two pages: one story only this alike
 MAX_DAYS_APART = 10  # a weekly newsletter retells the week's news
 ROUNDUP_DAYS_APART = 21  # a weekly roundup's headline may tell news of two weeks before
@@ -81,11 +83,12 @@ def merge(items: list[Item]) -> Merged:
                 by_key[key] = i
             elif key.startswith("url:") or not _a_series(items, by_key[key], i, scorer):
                 groups.union(by_key[key], i)
-    for i, j in _candidate_pairs(scorer):
+    named = _named_pairs(scorer)
+    for i, j in sorted(named.union(_candidate_pairs(scorer))):
         if (
             groups.find(i) != groups.find(j)
             and _close_in_time(items[i], items[j])
-            and scorer.similarity(i, j) >= SAME_STORY
+            and scorer.similarity(i, j) >= _bar(items, scorer, i, j, (i, j) in named)
             and not _different_figures(items[i].title, items[j].title)
         ):
             groups.union(i, j)
@@ -110,6 +113,7 @@ def merge(items: list[Item]) -> Merged:
                     items[i],
                     scorer.similarity(lead, i),
                     same_page=pages[i] is not None and pages[i] == pages[lead],
+                    rare=scorer.shared_rare_words(lead, i),
                 )
                 for i in others
             ),
@@ -147,6 +151,50 @@ def _a_series(items: list[Item], i: int, j: int, scorer: Scorer) -> bool:
     """Two pages of one outlet under one headline whose words differ are two posts of a
     series ("Head of Editorial, Google Cloud", "This week in AI"), not one story told twice."""
     return items[i].source == items[j].source and scorer.similarity(i, j) < SAME_SERIES_POST
+
+
+def _named_pairs(scorer: Scorer) -> set[tuple[int, int]]:
+    """Pairs whose headlines share two rare words: outlets retelling an event put its
+    names in the headline ("FDI inflows contract…", "FDI inflows record 1st decline…")
+    even when the rest of their words differ too much for MinHash to pair them.
+    A rare word is in few items, so this stays linear in the number of items."""
+    by_word: dict[int, list[int]] = {}
+    for i, title in enumerate(scorer.titles):
+        for word in scorer.rare_words.intersection(title):
+            by_word.setdefault(word, []).append(i)
+    shared: dict[tuple[int, int], int] = {}
+    for holders in by_word.values():
+        for pair in combinations(holders, 2):
+            shared[pair] = shared.get(pair, 0) + 1
+    return {pair for pair, n in shared.items() if n >= 2}
+
+
+def _bar(items: list[Item], scorer: Scorer, i: int, j: int, named: bool) -> float:
+    """How alike two items must be to be one story: less when their headlines carry
+    the same rare words, one of them a name, and they appeared within a few days of
+    each other. Rare words that name nothing ("regulated industries") are a topic
+    two different deals can share."""
+    if (
+        named
+        and _close_in_time(items[i], items[j], NAMES_DAYS_APART)
+        and _words(items[i].title) != _words(items[j].title)  # the headline key decided those
+        and not _headlines(items[i].title)  # a roundup joins one story only, by its own rule
+        and not _headlines(items[j].title)
+        and any(
+            _written_as_name(word, items[i].title) and _written_as_name(word, items[j].title)
+            for word in scorer.shared_rare_words(i, j)
+        )
+    ):
+        return SAME_NAMES
+    return SAME_STORY
+
+
+def _written_as_name(word: str, headline: str) -> bool:
+    """The headline writes the word with a capital or a digit: "EDP", "Kalanick", "5G"."""
+    return any(
+        m[0][:1].isupper() or m[0][:1].isdigit()
+        for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", headline, re.I)
+    )
 
 
 def _candidate_pairs(scorer: Scorer) -> list[tuple[int, int]]:
@@ -276,13 +324,17 @@ def _close_in_time(a: Item, b: Item, days: int = MAX_DAYS_APART) -> bool:
     return abs((a.published - b.published).days) <= days
 
 
-def _match(lead: Item, item: Item, score: float, same_page: bool) -> Match:
+def _match(lead: Item, item: Item, score: float, same_page: bool, rare: tuple[str, ...]) -> Match:
     if same_page:
         return Match(item.id, "same page", score)
     if _words(item.title) == _words(lead.title):
         return Match(item.id, "same headline", score)
     if _headlines(item.title):  # never the lead when another item is not a roundup
         return Match(item.id, f"roundup with a headline that tells it ({score:.2f})", score)
+    if score < SAME_STORY and len(rare) >= 2:
+        words = ", ".join(rare)
+        why = f"similar wording ({score:.2f}), the same rare words in both headlines ({words})"
+        return Match(item.id, why, score)
     return Match(item.id, f"similar wording ({score:.2f})", score)
 
 

@@ -20,6 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 LEAD_WORDS = 120
+RARE_DOCUMENTS = 3  # a word in at most this many of the batch's items is rare ...
+RARE_SHARE = 200  # ... or in at most one in this many, in a large batch
 
 STOPWORDS = frozenset(
     """
@@ -34,6 +36,17 @@ STOPWORDS = frozenset(
     make makes made many much even still via per across amid among around according told
     week weeks day days today yesterday tomorrow monday tuesday wednesday thursday friday
     saturday sunday now s t don won isn aren wasn
+    """.split()
+) | frozenset(
+    # the function words of the other languages feeds come in (Portuguese, Spanish, German,
+    # French), which would otherwise pass for shared content ("de", "em", "la", "die")
+    """
+    de da do das dos em na no nas nos ao aos um uma uns umas os as que se por para com sem
+    mais mas como foi ser são é à às pelo pela pelos pelas seu sua seus suas já ou entre
+    el la los las del al en un una unos unas es con lo su sus más pero sobre este esta
+    ese esa hay fue son ha han le les des du et est une pour dans sur pas au aux ce cette qui
+    avec plus sont été der die das den dem des ein eine einen einem einer eines und ist mit
+    von zu zum zur im auf für nicht sich auch bei aus nach wie über wird werden oder sind hat
     """.split()
 )
 _TOKEN = re.compile(r"\w(?:[\w./-]*\w)?")
@@ -91,10 +104,19 @@ class Scorer:
             counts[w] += 1  # a document lists each of its words once
         self.idf = _idf(counts, len(self.words))
         self.totals = [float(self.idf[w].sum()) for w in self.words]
+        rare = max(RARE_DOCUMENTS, len(self.words) // RARE_SHARE)
+        self.rare_words = frozenset(np.flatnonzero(counts <= rare).tolist())
 
     def number(self, word: str) -> int:
         """A word's number (the word must be one of the batch's)."""
         return bisect.bisect_left(self.vocabulary, word)
+
+    def shared_rare_words(self, i: int, j: int) -> tuple[str, ...]:
+        """The rare words both headlines carry: in a day's news, few items name
+        "Kalanick", "EDP" or "T-Mobile", so two that do in their headlines very likely
+        tell one event."""
+        common = set(self.titles[i]).intersection(self.titles[j]) & self.rare_words
+        return tuple(self.vocabulary[w] for w in sorted(common))
 
     def similarity(self, i: int, j: int) -> float:
         """0..1: IDF-weighted overlap of content words, with the headlines' overlap mixed in."""

@@ -224,6 +224,10 @@ BOILERPLATE = tuple(
         r"^Continue reading\b.{0,120}$",
         r"^Read (the )?full (article|story|post)\b.{0,40}$",
         r"^(\d+ )?Comments?$",
+        # what hnrss.org puts in every entry: the links and counts, not the story
+        r"^(Article|Comments) URL:\s*\S*$",
+        r"^Points:\s*\d+$",
+        r"^# Comments:\s*\d+$",
     )
 )
 

@@ -158,6 +158,9 @@ class Scheduler:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            # Ctrl-C as in a terminal, even when the tests run as a background job (a shell
+            # starts those with SIGINT ignored, and a child that inherits that never stops)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         self.events: list[Event] = []
         self.raw: list[str] = []

@@ -620,3 +620,96 @@ def test_the_lead_has_text_of_its_own_and_equal_stories_come_newest_first() -> N
         "B older article",
     ]
     assert issue.lead is not None and issue.lead.title == "C newer article"
+
+
+def _one_days_news(n: int = 10) -> list[Item]:
+    """Unrelated stories of one day, among which the names of one event are rare."""
+    return [
+        item(
+            f"Story {k}: topic{k} in the news",
+            f"Facts{k} and details{k} of story {k}.",
+            item_id=f"f{k}",
+        )
+        for k in range(n)
+    ]
+
+
+def _layoffs(days_apart: int = 0) -> list[Item]:
+    day = dt.date(2026, 3, 2)
+    first = item(
+        "Acme Robotics cuts 300 jobs at its Lisbon plant",
+        "Acme Robotics will lay off 300 workers at its Lisbon factory, the company said, "
+        "blaming weaker orders from carmakers.",
+        item_id="a",
+    )
+    second = item(
+        "Lisbon layoffs: Acme Robotics blames weak demand",
+        "The robot maker is shedding staff at the factory after a slump in demand from the "
+        "car industry; unions called the move a betrayal.",
+        item_id="b",
+    )
+    return [
+        replace(first, published=day),
+        replace(second, published=day + dt.timedelta(days=days_apart)),
+    ]
+
+
+def test_headlines_naming_the_same_rare_names_within_days_tell_one_story() -> None:
+    merged = merge([*_one_days_news(), *_layoffs(days_apart=1)])
+    (told,) = [s for s in merged.stories if len(s.items) > 1]
+    assert sorted(i.id for i in told.items) == ["a", "b"]
+    (how,) = [m.reason for m in told.matches if m.item_id != told.items[0].id]
+    assert "the same rare words in both headlines (acme, lisbon, robotics)" in how
+
+
+def test_the_same_names_weeks_apart_are_different_news() -> None:
+    stories = merge([*_one_days_news(), *_layoffs(days_apart=9)]).stories
+    assert all(len(s.items) == 1 for s in stories)
+
+
+def test_rare_words_that_name_nothing_do_not_make_two_deals_one_story() -> None:
+    deals = [
+        item(
+            "A consultancy brings chatbots to regulated industries",
+            "The consultancy will offer chatbots to banks and insurers, it said on Monday.",
+            item_id="a",
+        ),
+        item(
+            "An integrator puts assistants into regulated industries",
+            "The integrator will build assistants for airlines and banks, it said on Monday.",
+            item_id="b",
+        ),
+    ]
+    stories = merge([*_one_days_news(), *deals]).stories
+    assert all(len(s.items) == 1 for s in stories)
+
+
+def test_hacker_news_links_and_counts_are_not_the_story() -> None:
+    meta = (
+        ("feed", "https://hnrss.org/newest"),
+        ("title", "Stop Using Toilet Paper"),
+        ("url", "https://www.nytimes.com/2020/04/03/opinion/toilet-paper.html"),
+    )
+    html = (
+        '<p>Article URL: <a href="https://www.nytimes.com/2020/04/03/opinion/toilet-paper.html">'
+        "https://www.nytimes.com/2020/04/03/opinion/toilet-paper.html</a></p>"
+        '<p>Comments URL: <a href="https://news.ycombinator.com/item?id=22907528">'
+        "https://news.ycombinator.com/item?id=22907528</a></p><p>Points: 1</p><p># Comments: 0</p>"
+    )
+    raw = RawItem("https://hnrss.org/newest", "HN", html, "html", meta)
+    (brief,) = clean(raw).items
+    assert brief.kind == "brief"
+    assert brief.blocks == ()
+
+
+def test_a_prefix_term_does_not_match_words_it_was_never_meant_for() -> None:
+    from pathlib import Path
+
+    from digest.config import load_config
+
+    shipped = load_config(Path(__file__).resolve().parents[1] / "digest.toml")
+    giveaway = story_of(
+        "Win a network drive, courtesy of Synology",
+        "A giveaway: the device comes courtesy of its maker, with the hardware to match.",
+    )
+    assert assign(giveaway, shipped.themes, shipped.catch_all).theme == "connectivity"
