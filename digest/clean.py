@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from digest import edition, mailhtml
 from digest.extract import extract_page, is_full_page
@@ -403,11 +403,21 @@ def _without_site_name(title: str, source: str | None) -> str:
     return title
 
 
+# arXiv's feeds open every abstract with the paper's id, after its title: "arXiv:2403.18195v1
+# Announce Type: cross Abstract: Autonomous assembly …", or "(arXiv:2307.05385v1 [eess.SP])".
+_ARXIV_HEADER = re.compile(
+    r"^.{0,300}?(?:\barXiv:\d{4}\.\d{4,5}(?:v\d+)?\s+Announce Type:\s*[\w-]+\s+Abstract:"
+    r"|\(arXiv:\d{4}\.\d{4,5}(?:v\d+)?\s+\[[\w.-]+\]\))\s*"
+)
+
+
 def _drop_boilerplate(
     blocks: tuple[Block, ...], title: str, origin: str, dropped: list[Note]
 ) -> tuple[Block, ...]:
     kept = []
     for block in blocks:
+        if header := _ARXIV_HEADER.match(block.text):
+            block = replace(block, text=block.text[header.end() :])
         if block.kind == "heading" and _same(block.text, title):
             continue
         if is_boilerplate(block.text):

@@ -3,7 +3,8 @@
 Readers decide from the blurb whether to click, so it must stand on its own: no
 boilerplate, no bylines, no sentence that leans on a missing picture, and no
 lead-in that ends in a colon with nothing after it, and no sentence a feed's
-excerpt cut off ("As sales rise, BYD...") unless there is nothing else.
+excerpt cut off ("As sales rise, BYD...") or fragment without a full stop (a
+paper's title, a label) unless there is nothing else.
 """
 
 from __future__ import annotations
@@ -18,19 +19,33 @@ MAX_SENTENCES = 3
 MIN_CLAUSE_WORDS = 6
 # "As sales rise, BYD...", "… the company said […]": an excerpt the publisher cut short.
 _CUT = re.compile(r"(?:\.\.\.|…|\[(?:\.\.\.|…)\])\W*$")
+# Words that open a clause that is not a sentence on its own ("When …", "Cuando …").
+_LEAD_IN = re.compile(
+    r"(?i)(when|while|if|as|although|though|because|since|after|before|until|during|"
+    r"cuando|si|mientras|aunque|durante|porque|quando|enquanto|embora|"
+    r"wenn|als|obwohl|während|weil|quand|lorsque|pendant)\b"
+)
+# A sentence ends as prose does; a paper's title or a section label in a feed's text
+# ("SCANet: Correcting LEGO Assembly Errors") does not, and reads as a fragment.
+_ENDED = re.compile(r"[.!?。！？][\"”’)\]]*$")
 
 
 def blurb(item: Item, max_words: int = MAX_WORDS, max_sentences: int = MAX_SENTENCES) -> str:
     chosen: list[str] = []
     cut: list[str] = []
+    fragments: list[str] = []
     words = 0
     title = _plain(item.title)
     for paragraph in _prose(item.blocks):
-        for sentence in sentences(paragraph):
+        said = sentences(paragraph)
+        for sentence in said:
             if not _usable(sentence) or _plain(sentence) == title:
                 continue
             if _CUT.search(sentence):  # the feed's excerpt stops mid-sentence
                 cut.append(sentence)
+                continue
+            if len(said) == 1 and not _ENDED.search(sentence):  # a line of its own, unended:
+                fragments.append(sentence)  # a headline, a standfirst or a label, not prose
                 continue
             n = word_count(sentence)
             if chosen and words + n > max_words:
@@ -43,6 +58,8 @@ def blurb(item: Item, max_words: int = MAX_WORDS, max_sentences: int = MAX_SENTE
                 return " ".join(chosen)
     if not chosen and cut:  # all there is: the publisher's cut, back to its last whole clause
         return truncate_words(_whole_clauses(cut[0]), max_words)
+    if not chosen and fragments:  # a feed whose summary is one unpunctuated line
+        return truncate_words(fragments[0], max_words)
     return " ".join(chosen)
 
 
@@ -53,7 +70,12 @@ def _whole_clauses(sentence: str) -> str:
     text = _CUT.sub("", sentence).rstrip()
     stop = max(text.rfind(mark) for mark in (",", ";", " –", " —", ":"))
     head = text[:stop].rstrip(" ,;:–—")
-    if stop < 0 or word_count(head) < MIN_CLAUSE_WORDS:
+    if (
+        stop < 0
+        or word_count(head) < MIN_CLAUSE_WORDS
+        or head.count("(") != head.count(")")  # "… Estados Unidos (DHS" is no sentence
+        or _LEAD_IN.match(head)  # "When Musk was in Davos" waits for its main clause
+    ):
         return sentence
     return head + "."
 

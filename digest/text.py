@@ -90,7 +90,11 @@ _BLOCK_TAGS: dict[str, BlockKind] = {
     "dd": "paragraph",
     "figcaption": "paragraph",
 }
-_DROP_TAGS = frozenset({"script", "style", "noscript", "iframe", "svg", "form", "button", "nav"})
+# A <figure> is a picture and its caption ("Enlarge / The library. (credit: Getty)"):
+# nothing a reader without the picture can use.
+_DROP_TAGS = frozenset(
+    {"script", "style", "noscript", "iframe", "svg", "form", "button", "nav", "figure"}
+)
 
 
 class _BlockBuilder(HTMLParser):
@@ -176,7 +180,7 @@ def _squash(text: str) -> str:
 _ABBREVIATIONS = frozenset(
     (
         "mr mrs ms dr prof sr jr st vs etc e.g i.e inc ltd co corp u.s u.k u.n "
-        "jan feb mar apr jun jul aug sep sept oct nov dec no fig approx"
+        "jan feb mar apr jun jul aug sep sept oct nov dec no fig approx rev vol"
     ).split()
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’)\]]*\s+(?=[\"“‘(\[]?[A-Z0-9])")
@@ -212,15 +216,19 @@ BOILERPLATE = tuple(
         r"^Advertisement$",
         r"^Read the full story\.?$",
         r"^(Read|See) (why|more|the rest)\b.{0,120}$",
-        r"^(Image|Photo|Photograph|Illustration|Video)( \d+)?:",
+        r"^(Image|Photo|Photograph|Illustration|Video)( \d+| attribution| credits?| source)?\s*:",
         r"\b(Getty Images|Shutterstock|AP Photo|Photo (by|credit)|Image credits?)\b",
+        r"\bPhotographer\s*:",  # the caption a feed gives in place of a summary
+        r"^(An? |The )?(Photo|Image|Picture|Screenshot|Illustration)s? (of|showing)\b",  # alt text
+        r"\(credit:\s*[^)]{1,80}\)",
+        r"\bpic\.twitter\.com/",  # an embedded tweet, not the story's own words
         r"\b(pictured|shown|seen) (above|below|here)\b",
         r"\((above|below|pictured)\)",
         r"\b(in|from) (the|this) (photo|image|picture|video|chart) (above|below)\b",
         r"^By [A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3}( and [A-Z][\w'’.-]+( [A-Z][\w'’.-]+){0,3})?\.?$",
         r"^(Click|Tap) (here|to)\b",
         r"^(Watch|Listen|Related|Read more|Also read)\s*:",
-        r"^The post .{1,300} appeared first on .{1,120}$",  # WordPress feed footer
+        r"^The post .{1,300} (appeared first|first appeared) on .{1,120}$",  # WordPress footer
         r"^Continue reading\b.{0,120}$",
         r"^Read (the )?full (article|story|post)\b.{0,40}$",
         r"^(\d+ )?Comments?$",

@@ -713,3 +713,64 @@ def test_a_prefix_term_does_not_match_words_it_was_never_meant_for() -> None:
         "A giveaway: the device comes courtesy of its maker, with the hardware to match.",
     )
     assert assign(giveaway, shipped.themes, shipped.catch_all).theme == "connectivity"
+
+
+def feed_entry(html: str, title: str = "A headline") -> RawItem:
+    meta = (
+        ("feed", "https://news.example/feed"),
+        ("title", title),
+        ("url", "https://news.example/a"),
+    )
+    return RawItem("https://news.example/a", "News", html, "html", meta)
+
+
+def test_a_picture_and_its_caption_are_not_the_story() -> None:
+    html = (
+        '<figure><img alt="Image of a large lawn, with a domed building." src="l.jpg">'
+        '<p class="caption"><a href="l.jpg">Enlarge</a> / The library. (credit: Kickstand)</p>'
+        "</figure><p>We have been following the saga since 2020. It took another turn.</p>"
+    )
+    (story,) = clean(feed_entry(html)).items
+    assert blurb(story) == "We have been following the saga since 2020. It took another turn."
+    credit = "<p>A worker's home in Balad, India. Photographer : Sameer Raichur for the outlet</p>"
+    (caption_only,) = clean(feed_entry(credit)).items
+    assert caption_only.kind == "brief"
+
+
+def test_a_wordpress_footer_in_either_word_order_is_boilerplate() -> None:
+    text = (
+        "El litio vuelve a subir.\n\n"
+        "The post El litio en 2026 first appeared on MIT Technology Review en español."
+    )
+    assert blurb(item("T", text)) == "El litio vuelve a subir."
+
+
+def test_an_arxiv_abstract_loses_the_papers_id_and_its_title() -> None:
+    html = (
+        "<p>SCANet: Correcting LEGO Assembly Errors arXiv:2403.18195v1 Announce Type: cross "
+        "Abstract: Autonomous assembly in robotics is hard. We correct its errors.</p>"
+    )
+    (paper,) = clean(feed_entry(html, title="SCANet")).items
+    assert blurb(paper) == "Autonomous assembly in robotics is hard. We correct its errors."
+
+
+def test_a_line_of_its_own_without_a_full_stop_is_a_standfirst_not_the_blurb() -> None:
+    text = (
+        "Campaign group warns the UK is still protecting its territories\n\n"
+        "The United Nations has been urged to end offshore tax evasion."
+    )
+    assert (
+        blurb(item("T", text)) == "The United Nations has been urged to end offshore tax evasion."
+    )
+    podcast = "We rate the season's games. Plus: consoles, Rockstar and more"
+    assert blurb(item("T", podcast)) == podcast  # prose that only lost its last full stop
+    assert blurb(item("T", "Advancing cost-efficient reasoning")) == (
+        "Advancing cost-efficient reasoning"  # all there is
+    )
+
+
+def test_a_cut_excerpt_is_not_trimmed_to_half_a_sentence() -> None:
+    lead_in = "When Musk was in Davos two weeks ago, an interviewer asked him whether ageing..."
+    assert blurb(item("T", lead_in)) == lead_in
+    bracket = "The Department of Homeland Security of the United States (DHS, as it is known)..."
+    assert blurb(item("T", bracket)) == bracket
