@@ -32,6 +32,13 @@ _PATTERNS = (
 _NOT_PEOPLE = frozenset(
     "The This That It He She They We I You A An In On At For But And Company Officials".split()
 )
+# The last word of a name that is a body or a document, not a person ("GNU General Public
+# License", "the European Commission", "Acme Inc").
+_NOT_PERSONS = frozenset(
+    """License Licence Act Agreement Report Foundation Institute University College Inc Corp
+    Company Ministry Department Commission Agency Court Council Committee Times Post News
+    Journal Association Group Party Government Office Bureau Board Union""".split()
+)
 
 
 def quote_of_the_day(edition_quotes: Iterable[Item], stories: Iterable[Story]) -> Quote | None:
@@ -63,6 +70,8 @@ def _quote(match: re.Match[str], item: Item) -> Quote | None:
     if not MIN_WORDS <= len(words.split()) <= MAX_WORDS:
         return None
     if name.split()[0] in _NOT_PEOPLE or len(name.split()) < 2:
+        return None
+    if name.split()[-1].rstrip(".") in _NOT_PERSONS:
         return None
     role = (match["role"] or "").strip(" ,")
     attribution = f"{name}, {role}" if role else name

@@ -212,6 +212,8 @@ BOILERPLATE = tuple(
         r"^A location I care about is\.?$",  # a sign-up widget's form label
         r"^(Sign up|Subscribe)\b.{0,80}(newsletter|inbox)",
         r"^This is today[’']s edition of",
+        r"^(If )?you were forwarded this\b",  # "… and you'd like to receive it, subscribe here"
+        r"^Copyright\b|©.{0,80}\ball rights reserved\b",
         r"^(Share|Tweet|Email|Print)( this)?( article)?$",
         r"^Advertisement$",
         r"^Read the full story\.?$",

@@ -61,6 +61,7 @@ def test_the_speakers_role_is_kept_in_the_attribution() -> None:
         "“Sodium is finally cheap enough to matter for small cars,” the company said.",
         "The report calls it “a turning point” for the industry.",
         "“Yes,” said Shirley Meng.",
+        "GNU General Public License warns: “The entire risk as to the quality is with you.”",
     ],
 )
 def test_unattributed_scare_quoted_or_tiny_quotes_are_not_quotes(text: str) -> None:

@@ -774,3 +774,11 @@ def test_a_cut_excerpt_is_not_trimmed_to_half_a_sentence() -> None:
     assert blurb(item("T", lead_in)) == lead_in
     bracket = "The Department of Homeland Security of the United States (DHS, as it is known)..."
     assert blurb(item("T", bracket)) == bracket
+
+
+def test_a_newsletters_forwarding_note_and_copyright_line_are_boilerplate() -> None:
+    text = (
+        "If you were forwarded this newsletter, and you'd like to receive it, subscribe here.\n\n"
+        "Software earnings slowed this quarter. Copyright © 2023 Example, All rights reserved."
+    )
+    assert blurb(item("T", text)) == "Software earnings slowed this quarter."
