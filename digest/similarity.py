@@ -47,6 +47,12 @@ STOPWORDS = frozenset(
     ese esa hay fue son ha han le les des du et est une pour dans sur pas au aux ce cette qui
     avec plus sont été der die das den dem des ein eine einen einem einer eines und ist mit
     von zu zum zur im auf für nicht sich auch bei aus nach wie über wird werden oder sind hat
+    ano anos año años jahr jahre jahren an ans année années dia dias día días tag tage tagen
+    jour jours semana semanas woche wochen semaine mês meses mes monat monate mois hoje hoy
+    heute ontem ayer gestern amanhã mañana morgen segunda-feira terça-feira quarta-feira
+    quinta-feira sexta-feira sábado domingo lunes martes miércoles jueves viernes montag
+    dienstag mittwoch donnerstag freitag samstag sonntag lundi mardi mercredi jeudi vendredi
+    samedi dimanche disse diz dijo dice sagte sagt dit afirmou afirmó segundo según laut selon
     """.split()
 )
 _TOKEN = re.compile(r"\w(?:[\w./-]*\w)?")

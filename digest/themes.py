@@ -59,6 +59,7 @@ COMMON_SHARE = 0.1  # words in more than this share of the day's stories are not
 SOURCE_STORIES = 3  # confident stories a source needs before it is said to lean
 SOURCE_SHARE = 0.6  # ... and the share of all its stories they make up
 LEAN_BAR = 0.5  # a close call: the source's theme scores at least this share of the best
+TOPIC_TERMS = 2  # a suggested theme: words that mostly the same unthemed stories share
 
 
 _TOKEN = re.compile(r"\w+")
@@ -460,7 +461,9 @@ def suggest_themes(unthemed: list[Story], themes: tuple[Theme, ...]) -> tuple[No
 
     A term shared by at least two unthemed headlines or blurbs (and not already a
     theme's term, nor a word of an outlet's name: "TechCrunch", "Rest of World") is a
-    candidate; terms shared by the same stories are one topic.
+    candidate; terms shared by mostly the same stories are one topic, and a topic
+    needs two terms at least: one word in common ("director", "team") is a
+    coincidence more often than a subject.
     """
     known = {w for theme in themes for term in theme.terms for w in content_words(term)}
     known |= {w for s in unthemed for ref in s.sources for w in content_words(ref.name)}
@@ -471,13 +474,28 @@ def suggest_themes(unthemed: list[Story], themes: tuple[Theme, ...]) -> tuple[No
         for word in set(content_words(f"{story.title} {lead}")) - known:
             if not word.isdigit():
                 stories_by_term.setdefault(word, set()).add(story.id)
-    topics: dict[frozenset[str], list[str]] = {}
-    for term, ids in sorted(stories_by_term.items()):
-        if len(ids) >= 2:
-            topics.setdefault(frozenset(ids), []).append(term)
-    ranked = sorted(topics.items(), key=lambda t: (-len(t[0]), -len(t[1]), sorted(t[1])))
-    notes = []
-    for members, terms in ranked[:3]:
+    shared = {t: ids for t, ids in stories_by_term.items() if len(ids) >= 2}
+    topics: list[tuple[frozenset[str], list[str]]] = []
+    for term in sorted(shared, key=lambda t: (-len(shared[t]), t)):
+        ids = shared[term]
+        for members, words in topics:  # mostly the same stories: the same topic
+            if 2 * len(ids & members) >= max(len(ids), len(members)):
+                words.append(term)
+                break
+        else:
+            topics.append((frozenset(ids), [term]))
+    ranked = sorted(
+        ((m, t) for m, t in topics if len(t) >= TOPIC_TERMS),
+        key=lambda t: (-len(t[0]), -len(t[1]), t[1]),
+    )
+    notes: list[Note] = []
+    told: set[str] = set()
+    for members, terms in ranked:
+        if 2 * len(members & told) >= len(members):
+            continue  # mostly the stories of a topic already suggested
+        told |= members
+        if len(notes) == 3:
+            break
         examples = "; ".join(sorted(titles[i] for i in members)[:3])
         notes.append(
             Note(

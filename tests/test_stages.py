@@ -449,20 +449,30 @@ def test_recurring_unthemed_topics_are_suggested_as_new_themes() -> None:
 
     unthemed = [
         story_of("Fungus could be the insecticide of the future", "Farmers test a fungus."),
-        story_of("How fungi talk to each other", "The fungus network explained."),
+        story_of("How fungi talk to each other", "The fungus network helps farmers."),
         story_of("A robot makes latte", "Coffee from a machine."),
     ]
     (suggestion,) = suggest_themes(unthemed, THEMES)
-    assert "fungus" in suggestion.message
+    assert "terms farmers, fungus:" in suggestion.message
     assert "2 unthemed stories" in suggestion.message
+
+
+def test_one_word_in_common_is_a_coincidence_not_a_suggested_theme() -> None:
+    from digest.themes import suggest_themes
+
+    unthemed = [
+        story_of("CDC director resigns", "Conflicts of interest ended her tenure."),
+        story_of("The best director of all time", "A ranking of Oscar winners."),
+    ]
+    assert suggest_themes(unthemed, THEMES) == ()
 
 
 def test_an_outlets_name_is_never_a_suggested_theme() -> None:
     from digest.themes import suggest_themes
 
     told = [
-        ("Death of a gig worker, as the world watched", "Labour rules failed him."),
-        ("The world's wildest musical instruments", "A contest for inventors."),
+        ("Death of a gig worker, as the world watched", "Labour rules failed him in India."),
+        ("The world's wildest musical instruments", "A contest for inventors in India."),
     ]
     site = SourceRef("Rest of World", "https://restofworld.example/")
     unthemed = [replace(story_of(title, text), sources=(site,)) for title, text in told]
