@@ -4,6 +4,7 @@
     python bench/eval_grouping.py --no-scale      # quality only
     python bench/eval_grouping.py --split test2   # one split only: dev, test, test2 or all
     python bench/eval_grouping.py --sizes 1000 10000 50000
+    python bench/eval_grouping.py --pairs         # every missed and extra pair, with headlines
 
 Quality: bench/labels/grouping.csv holds hand-checked labels (theme and duplicate
 group) for real items of ../shared/corpus: feed entries of corpus/feeds, keyed by
@@ -15,7 +16,7 @@ digest.toml's taxonomy (quotes of the day are set aside, as a build sets them
 aside). Printed: theme macro-F1 with a per-theme table and a confusion table, and
 duplicate-pair precision/recall/F1, side by side with a baseline (merge by page
 and headline only; themes by the first keyword hit in config order), so every
-figure shows what the real stages add.
+figure shows what the real stages add. A summary table of every split closes the run.
 
 Splits: each row is `dev`, `test` or `test2`, split by file. Dev items were in
 view while the shipped taxonomy was tuned. Test items (whole feeds nobody tuned
@@ -192,10 +193,17 @@ def evaluate(stories: list[Story], gold: dict[str, tuple[str, str]]) -> dict[str
         "pair_counts": (hit, len(predicted), len(gold_pairs)),
         "missed": sorted(gold_pairs - predicted),
         "extra": sorted(predicted - gold_pairs),
+        "titles": {item.id: s.title for s in stories for item in s.items},
     }
 
 
-def report(this: dict[str, object], base: dict[str, object], n: int, split: str) -> None:
+def report(
+    this: dict[str, object],
+    base: dict[str, object],
+    n: int,
+    split: str,
+    every_pair: bool = False,
+) -> None:
     print(f"Quality on {n} hand-labelled corpus items, split {split} (this | baseline)")
     print(f"  theme macro-F1      {this['macro_f1']:.3f} | {base['macro_f1']:.3f}")
     print(f"  theme accuracy      {this['accuracy']:.3f} | {base['accuracy']:.3f}")
@@ -219,9 +227,14 @@ def report(this: dict[str, object], base: dict[str, object], n: int, split: str)
     for row in labels:
         cells = " ".join(f"{confusion.get((row, c), 0):6d}" for c in predicted_labels)
         print(f"    {row:13s}{cells}")
+    titles: dict[str, str] = this["titles"]  # type: ignore[assignment]
     for name in ("missed", "extra"):
         pairs: list[tuple[str, str]] = this[name]  # type: ignore[assignment]
-        if pairs:
+        if pairs and every_pair:
+            print(f"\n  {name} duplicate pairs ({len(pairs)}):")
+            for a, b in pairs:
+                print(f"    {a} ~ {b}\n      {titles[a][:70]!r} ~ {titles[b][:70]!r}")
+        elif pairs:
             print(f"\n  {name} duplicate pairs: " + "; ".join(f"{a} ~ {b}" for a, b in pairs[:8]))
 
 
@@ -285,18 +298,32 @@ def main() -> None:
     parser.add_argument("--no-scale", action="store_true")
     parser.add_argument("--split", choices=[*SPLITS, "all"], help="one split only (default: each)")
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument(
+        "--pairs", action="store_true", help="list every missed and extra pair with headlines"
+    )
     parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     config = load_config(REPO / "digest.toml")
     if args.scale_one:
         scale_one(args.scale_one, config)
         return
+    summary = []
     for split in [args.split] if args.split else [*SPLITS, "all"]:
         items, gold = load_items(shared_dir() / "corpus", split)
         this = evaluate(real_grouping(items, config), gold)
         base = evaluate(baseline_grouping(items, config), gold)
-        report(this, base, len(gold), split)
+        report(this, base, len(gold), split, every_pair=args.pairs)
         print()
+        summary.append((split, len(gold), this))
+    print("Summary (goals: theme macro-F1 >= 0.85, duplicate-pair F1 >= 0.90)")
+    print(
+        f"  {'split':6} {'items':>6} {'macro-F1':>9} {'accuracy':>9}   pair P / R / F1 (found/gold)"
+    )
+    for split, n, this in summary:
+        p, r, f = this["pairs"]  # type: ignore[misc]
+        hit, _, pairs = this["pair_counts"]  # type: ignore[misc]
+        figures = f"{this['macro_f1']:9.3f} {this['accuracy']:9.3f}"
+        print(f"  {split:6} {n:6d} {figures}   {p:.3f} / {r:.3f} / {f:.3f} ({hit}/{pairs})")
     if not args.no_scale:
         scale(args.sizes)
 

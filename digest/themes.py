@@ -21,7 +21,9 @@ Three signals, each explained in each story's `theme_scores`:
    firmly under one theme, its close calls go that way (an AI lab's post
    that mentions drug discovery is still AI), and so do its stories that neither
    terms nor profiles place. A theme that narrows a broader one (`within`) keeps
-   its stories: a deepfake story from an AI outlet stays deepfakes.
+   its stories: a deepfake story from an AI outlet stays deepfakes. And when
+   most of a source's stories fit no theme at all (a programming blog), its
+   stories that the terms place only weakly stay in the catch-all too.
 
 A story no signal places goes to the catch-all, whose name says so; and
 recurring topics among those are reported as suggested new themes.
@@ -59,6 +61,7 @@ COMMON_SHARE = 0.1  # words in more than this share of the day's stories are not
 SOURCE_STORIES = 3  # confident stories a source needs before it is said to lean
 SOURCE_SHARE = 0.6  # ... and the share of all its stories they make up
 LEAN_BAR = 0.5  # a close call: the source's theme scores at least this share of the best
+GENERAL_SHARE = 0.7  # a source this much of whose stories no theme claims: weak calls stay out
 TOPIC_TERMS = 2  # a suggested theme: words that mostly the same unthemed stories share
 
 
@@ -203,12 +206,15 @@ def assign_all(stories: list[Story], themes: tuple[Theme, ...], catch_all: Theme
         for word, value in profile.items():
             by_word.setdefault(word, []).append((key, value))
     leanings = _source_leanings(scored, catch_all)
+    general = _general_sources(scored, catch_all)
     broader = {theme.key: theme.within for theme in themes}
     out = []
     for s, story_words in zip(scored, words, strict=True):
         story = replace(s.story, theme=s.winner, theme_scores=s.scores)
         if s.winner != catch_all.key:
             story = _close_call(story, s.best, leanings, broader) or story
+            if story.theme == s.winner and s.best < CONFIDENT:
+                story = _kept_general(story, general, leanings, catch_all) or story
         else:
             others = unthemed.similarity(story_words, taught=s.best < UNPLACED)
             placed = _by_profile(
@@ -424,6 +430,40 @@ def _source_leanings(scored: list[_Scored], catch_all: Theme) -> dict[str, _Lean
         if n >= SOURCE_STORIES and share >= SOURCE_SHARE:
             leanings[source] = _Leaning(source, theme, round(share, 3))
     return leanings
+
+
+def _general_sources(scored: list[_Scored], catch_all: Theme) -> dict[str, _Leaning]:
+    """source -> its leaning to the catch-all: a source most of whose stories no theme
+    claims (a programming blog, a paper's culture desk)."""
+    stories: Counter[str] = Counter()
+    unplaced: Counter[str] = Counter()
+    for s in scored:
+        for source in {item.source for item in s.story.items if item.source}:
+            stories[source] += 1
+            unplaced[source] += s.winner == catch_all.key
+    return {
+        source: _Leaning(source, catch_all.key, round(unplaced[source] / n, 3))
+        for source, n in sorted(stories.items())
+        if n >= SOURCE_STORIES and unplaced[source] / n >= GENERAL_SHARE
+    }
+
+
+def _kept_general(
+    story: Story,
+    general: dict[str, _Leaning],
+    leanings: dict[str, _Leaning],
+    catch_all: Theme,
+) -> Story | None:
+    """A story its terms place only weakly, from a source that mostly writes about what
+    no theme covers, stays in the catch-all: a Swift blog's post that mentions the
+    iPhone is about programming, not devices. A source that leans to a theme decides
+    its stories itself."""
+    if _leaning(story, leanings) is not None:
+        return None
+    lean = _leaning(story, general)
+    if lean is None:
+        return None
+    return _placed_by(story, lean)
 
 
 def _leaning(story: Story, leanings: dict[str, _Leaning]) -> _Leaning | None:

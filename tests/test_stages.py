@@ -394,6 +394,28 @@ def test_an_outlet_without_a_clear_leaning_decides_nothing() -> None:
     assert story.theme == "other"
 
 
+def test_a_weak_call_from_an_outlet_that_mostly_fits_no_theme_stays_in_the_catch_all() -> None:
+    blog = "https://swiftblog.example/"
+    posts = [
+        item(f"Type erasure, part {n}", "Generics and protocols in depth.", f"{blog}{n}")
+        for n in range(3)
+    ]
+    weak = item("Faster builds for a model of your app", "Build settings, explained.", blog + "b")
+    *_, story = assign_all([merge([i]).stories[0] for i in (*posts, weak)], WITH_BIOTECH, OTHER)
+    assert story.theme == "other"
+    why = story.theme_scores[0]
+    assert (why.theme, why.method, why.terms) == ("other", "source", ("swiftblog.example",))
+
+    elsewhere = replace(weak, url="https://news.example/b", source="news.example")
+    *_, alone = assign_all(
+        [merge([i]).stories[0] for i in (*posts, elsewhere)], WITH_BIOTECH, OTHER
+    )
+    assert alone.theme == "ai"  # the same words from an outlet with no such leaning
+    firm = item("A new AI model and an AI chatbot", "The AI model, the AI chatbot.", blog + "c")
+    *_, confident = assign_all([merge([i]).stories[0] for i in (*posts, firm)], WITH_BIOTECH, OTHER)
+    assert confident.theme == "ai"  # placed firmly: the outlet's habits don't overrule it
+
+
 def profiled_day(*extra: Item) -> list[Story]:
     """Three drug stories the terms place firmly under biotech and three that no term
     claims at all, each from its own outlet (so no outlet leans), plus `extra`."""
