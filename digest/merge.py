@@ -11,6 +11,7 @@ explained: each item of a story carries how it was matched to the story's lead i
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import zlib
@@ -23,7 +24,7 @@ import numpy.typing as npt
 from datasketch import MinHash, MinHashLSH
 
 from digest.models import Item, Match, Note, SourceRef, Story
-from digest.similarity import Scorer, Words, content_words, features
+from digest.similarity import Scorer, Words, content_tokens, content_words, features
 from digest.urls import canonical_url
 
 SAME_STORY = 0.40
@@ -191,9 +192,17 @@ def _bar(items: list[Item], scorer: Scorer, i: int, j: int, named: bool) -> floa
 
 def _written_as_name(word: str, headline: str) -> bool:
     """The headline writes the word with a capital or a digit: "EDP", "Kalanick", "5G"."""
-    return any(
-        m[0][:1].isupper() or m[0][:1].isdigit()
-        for m in re.finditer(rf"(?<!\w){re.escape(word)}(?!\w)", headline, re.I)
+    return word in _names_in(headline)
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_in(headline: str) -> frozenset[str]:
+    """The content words a headline writes with a capital or a digit, as content_words
+    spells them (lower case)."""
+    return frozenset(
+        word.lower()
+        for word in content_tokens(headline)
+        if word[:1].isupper() or word[:1].isdigit()
     )
 
 

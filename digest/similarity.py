@@ -56,7 +56,7 @@ STOPWORDS = frozenset(
     """.split()
 )
 _TOKEN = re.compile(r"\w(?:[\w./-]*\w)?")
-_POSSESSIVE = re.compile(r"['’]s\b")
+_POSSESSIVE = re.compile(r"['’]s\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,13 @@ class Features:
 def content_words(text: str) -> list[str]:
     words = _TOKEN.findall(_POSSESSIVE.sub("", text.lower()))
     return [w for w in words if (len(w) > 1 or w.isdigit()) and w not in STOPWORDS]
+
+
+def content_tokens(text: str) -> list[str]:
+    """The content words as the text writes them (case kept): `content_words` before
+    lower-casing."""
+    words = _TOKEN.findall(_POSSESSIVE.sub("", text))
+    return [w for w in words if (len(w) > 1 or w.isdigit()) and w.lower() not in STOPWORDS]
 
 
 def features(title: str, body: str) -> Features:

@@ -302,11 +302,12 @@ class _Unthemed:
 
     weights: dict[str, float]
     idf: dict[str, float]
+    norm_sq: float  # of `weights`, computed once
 
     def similarity(self, words: Counter[str], taught: bool) -> float:
         """Cosine similarity of a story's words to the profile (less the story's own
         words when it `taught` the profile)."""
-        norm_sq = sum(v * v for v in self.weights.values())
+        norm_sq = self.norm_sq
         dot = 0.0
         for word in words.keys() & self.weights.keys():
             weight, value = _tf(words[word]), self.weights[word]
@@ -333,8 +334,10 @@ def _profiles(
         df.update(counts.keys())
     n = len(docs)
 
+    by_frequency = {k: math.log((1 + n) / (1 + k)) + 1.0 for k in {0, *df.values()}}
+
     def idf(word: str) -> float:
-        return math.log((1 + n) / (1 + df.get(word, 0))) + 1.0
+        return by_frequency[df.get(word, 0)]  # one logarithm per distinct frequency
 
     common = {w for w, k in df.items() if n >= 20 and k > COMMON_SHARE * n}
 
@@ -352,7 +355,8 @@ def _profiles(
                     vector[word] = vector.get(word, 0.0) + _tf(count) * idf(word)
         top = dict(sorted(vector.items(), key=lambda kv: (-kv[1], kv[0]))[: PROFILE_WORDS * 10])
         if theme is catch_all:
-            return profiles, _Unthemed(top, {w: idf(w) for w in top})
+            norm_sq = sum(v * v for v in top.values())
+            return profiles, _Unthemed(top, {w: idf(w) for w in top}, norm_sq)
         norm = math.sqrt(sum(v * v for v in top.values())) or 1.0
         profiles[theme.key] = {w: v / norm for w, v in top.items()}
     raise AssertionError("the catch-all comes last")
