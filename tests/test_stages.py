@@ -814,3 +814,20 @@ def test_a_newsletters_forwarding_note_and_copyright_line_are_boilerplate() -> N
         "Software earnings slowed this quarter. Copyright © 2023 Example, All rights reserved."
     )
     assert blurb(item("T", text)) == "Software earnings slowed this quarter."
+
+
+def test_two_stories_on_one_companys_product_the_same_day_stay_apart() -> None:
+    review = item(
+        "Apple's iPhone 17 review: a better camera, the same battery",
+        "The iPhone 17 has a new camera system and a faster chip, but battery life is "
+        "unchanged from last year's model.",
+        item_id="a",
+    )
+    sales = item(
+        "Apple iPhone sales slump in China as Huawei gains",
+        "Apple's iPhone shipments in China fell 20 percent in the quarter, as Huawei's new "
+        "phones won buyers, analysts said.",
+        item_id="b",
+    )
+    stories = merge([*_one_days_news(), review, sales]).stories
+    assert all(len(s.items) == 1 for s in stories)  # the same names, but not one event
