@@ -39,20 +39,22 @@ STOPWORDS = frozenset(
     """.split()
 ) | frozenset(
     # the function words of the other languages feeds come in (Portuguese, Spanish, German,
-    # French), which would otherwise pass for shared content ("de", "em", "la", "die")
+    # French), which would otherwise pass for shared content ("de", "em", "la", "die"), and
+    # their words for years, days and "said"; not the ones English news uses as words of
+    # its own ("son", "tag", "hat", "dice")
     """
     de da do das dos em na no nas nos ao aos um uma uns umas os as que se por para com sem
     mais mas como foi ser são é à às pelo pela pelos pelas seu sua seus suas já ou entre
     el la los las del al en un una unos unas es con lo su sus más pero sobre este esta
-    ese esa hay fue son ha han le les des du et est une pour dans sur pas au aux ce cette qui
+    ese esa hay fue ha han le les des du et est une pour dans sur pas au aux ce cette qui
     avec plus sont été der die das den dem des ein eine einen einem einer eines und ist mit
-    von zu zum zur im auf für nicht sich auch bei aus nach wie über wird werden oder sind hat
-    ano anos año años jahr jahre jahren an ans année années dia dias día días tag tage tagen
+    von zu zum zur im auf für nicht sich auch bei aus nach wie über wird werden oder sind
+    ano anos año años jahr jahre jahren an ans année années dia dias día días tage tagen
     jour jours semana semanas woche wochen semaine mês meses mes monat monate mois hoje hoy
     heute ontem ayer gestern amanhã mañana morgen segunda-feira terça-feira quarta-feira
     quinta-feira sexta-feira sábado domingo lunes martes miércoles jueves viernes montag
     dienstag mittwoch donnerstag freitag samstag sonntag lundi mardi mercredi jeudi vendredi
-    samedi dimanche disse diz dijo dice sagte sagt dit afirmou afirmó segundo según laut selon
+    samedi dimanche disse diz dijo sagte sagt dit afirmou afirmó según laut selon
     """.split()
 )
 _TOKEN = re.compile(r"\w(?:[\w./-]*\w)?")

@@ -213,7 +213,7 @@ BOILERPLATE = tuple(
         r"^(Sign up|Subscribe)\b.{0,80}(newsletter|inbox)",
         r"^This is today[’']s edition of",
         r"^(If )?you were forwarded this\b",  # "… and you'd like to receive it, subscribe here"
-        r"^Copyright\b|©.{0,80}\ball rights reserved\b",
+        r"^Copyright\s*(©|\(c\)|\d{4})|©.{0,80}\ball rights reserved\b",
         r"^(Share|Tweet|Email|Print)( this)?( article)?$",
         r"^Advertisement$",
         r"^Read the full story\.?$",

@@ -214,7 +214,7 @@ def assign_all(stories: list[Story], themes: tuple[Theme, ...], catch_all: Theme
         if s.winner != catch_all.key:
             story = _close_call(story, s.best, leanings, broader) or story
             if story.theme == s.winner and s.best < CONFIDENT:
-                story = _kept_general(story, general, leanings, catch_all) or story
+                story = _kept_general(story, general, leanings) or story
         else:
             others = unthemed.similarity(story_words, taught=s.best < UNPLACED)
             placed = _by_profile(
@@ -453,10 +453,7 @@ def _general_sources(scored: list[_Scored], catch_all: Theme) -> dict[str, _Lean
 
 
 def _kept_general(
-    story: Story,
-    general: dict[str, _Leaning],
-    leanings: dict[str, _Leaning],
-    catch_all: Theme,
+    story: Story, general: dict[str, _Leaning], leanings: dict[str, _Leaning]
 ) -> Story | None:
     """A story its terms place only weakly, from a source that mostly writes about what
     no theme covers, stays in the catch-all: a Swift blog's post that mentions the
@@ -535,11 +532,11 @@ def suggest_themes(unthemed: list[Story], themes: tuple[Theme, ...]) -> tuple[No
     notes: list[Note] = []
     told: set[str] = set()
     for members, terms in ranked:
+        if len(notes) == 3:
+            break
         if 2 * len(members & told) >= len(members):
             continue  # mostly the stories of a topic already suggested
         told |= members
-        if len(notes) == 3:
-            break
         examples = "; ".join(sorted(titles[i] for i in members)[:3])
         notes.append(
             Note(

@@ -814,6 +814,8 @@ def test_a_newsletters_forwarding_note_and_copyright_line_are_boilerplate() -> N
         "Software earnings slowed this quarter. Copyright © 2023 Example, All rights reserved."
     )
     assert blurb(item("T", text)) == "Software earnings slowed this quarter."
+    news = "Copyright lawsuits against AI companies piled up this year, court records show."
+    assert blurb(item("T", news)) == news
 
 
 def test_two_stories_on_one_companys_product_the_same_day_stay_apart() -> None:
