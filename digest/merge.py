@@ -182,7 +182,7 @@ def _bar(items: list[Item], scorer: Scorer, i: int, j: int, named: bool) -> floa
         and not _headlines(items[i].title)  # a roundup joins one story only, by its own rule
         and not _headlines(items[j].title)
         and any(
-            _written_as_name(word, items[i].title) and _written_as_name(word, items[j].title)
+            word in _names_in(items[i].title) and word in _names_in(items[j].title)
             for word in scorer.shared_rare_words(i, j)
         )
     ):
@@ -190,15 +190,10 @@ def _bar(items: list[Item], scorer: Scorer, i: int, j: int, named: bool) -> floa
     return SAME_STORY
 
 
-def _written_as_name(word: str, headline: str) -> bool:
-    """The headline writes the word with a capital or a digit: "EDP", "Kalanick", "5G"."""
-    return word in _names_in(headline)
-
-
 @functools.lru_cache(maxsize=4096)
 def _names_in(headline: str) -> frozenset[str]:
-    """The content words a headline writes with a capital or a digit, as content_words
-    spells them (lower case)."""
+    """The content words a headline writes with a capital or a digit ("EDP", "Kalanick",
+    "5G"), as content_words spells them (lower case)."""
     return frozenset(
         word.lower()
         for word in content_tokens(headline)

@@ -205,8 +205,7 @@ def assign_all(stories: list[Story], themes: tuple[Theme, ...], catch_all: Theme
     for key, profile in profiles.items():
         for word, value in profile.items():
             by_word.setdefault(word, []).append((key, value))
-    leanings = _source_leanings(scored, catch_all)
-    general = _general_sources(scored, catch_all)
+    leanings, general = _source_leanings(scored, catch_all)
     broader = {theme.key: theme.within for theme in themes}
     out = []
     for s, story_words in zip(scored, words, strict=True):
@@ -417,14 +416,19 @@ class _Leaning:
     share: float
 
 
-def _source_leanings(scored: list[_Scored], catch_all: Theme) -> dict[str, _Leaning]:
+def _source_leanings(
+    scored: list[_Scored], catch_all: Theme
+) -> tuple[dict[str, _Leaning], dict[str, _Leaning]]:
     """source -> its leaning: a source most of whose stories its terms place firmly
-    under one theme."""
+    under one theme; and source -> its leaning to the catch-all: a source most of
+    whose stories no theme claims (a programming blog, a paper's culture desk)."""
     counts: dict[str, Counter[str]] = {}
     stories: Counter[str] = Counter()
+    unplaced: Counter[str] = Counter()
     for s in scored:
         for source in {item.source for item in s.story.items if item.source}:
             stories[source] += 1
+            unplaced[source] += s.winner == catch_all.key
             if s.winner != catch_all.key and s.best >= CONFIDENT:
                 counts.setdefault(source, Counter())[s.winner] += 1
     leanings = {}
@@ -433,23 +437,12 @@ def _source_leanings(scored: list[_Scored], catch_all: Theme) -> dict[str, _Lean
         share = n / stories[source]  # a general outlet, mostly unplaced, leans nowhere
         if n >= SOURCE_STORIES and share >= SOURCE_SHARE:
             leanings[source] = _Leaning(source, theme, round(share, 3))
-    return leanings
-
-
-def _general_sources(scored: list[_Scored], catch_all: Theme) -> dict[str, _Leaning]:
-    """source -> its leaning to the catch-all: a source most of whose stories no theme
-    claims (a programming blog, a paper's culture desk)."""
-    stories: Counter[str] = Counter()
-    unplaced: Counter[str] = Counter()
-    for s in scored:
-        for source in {item.source for item in s.story.items if item.source}:
-            stories[source] += 1
-            unplaced[source] += s.winner == catch_all.key
-    return {
+    general = {
         source: _Leaning(source, catch_all.key, round(unplaced[source] / n, 3))
         for source, n in sorted(stories.items())
         if n >= SOURCE_STORIES and unplaced[source] / n >= GENERAL_SHARE
     }
+    return leanings, general
 
 
 def _kept_general(
