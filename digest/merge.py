@@ -34,7 +34,9 @@ SAME_SERIES_POST = 0.5  # one outlet, one headline, two pages: one story only th
 MAX_DAYS_APART = 10  # a weekly newsletter retells the week's news
 ROUNDUP_DAYS_APART = 21  # a weekly roundup's headline may tell news of two weeks before
 ROUNDUP_MATCH = 0.6  # the share of the shorter headline's words the two share
+ROUNDUP_NAMED_MATCH = 0.5  # ... or this share, when one of them is a name like o1 or o3-mini
 _MODEL_NAME = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9][\w.-]{2,}")  # gpt-4, o3-mini
+_CODE_NAME = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9][\w.-]+")  # ... and o1, m4, 5g
 # 1500, 1,500, 39655442.33, 94.9B, 2 million; not the 4 of GPT-4 or the 3 of "3D"
 _FIGURE = re.compile(
     r"(?<![\w.-])(?P<n>\d[\d,]*(?:\.\d+)?)"
@@ -253,8 +255,10 @@ def _roundup_pairs(items: list[Item], scorer: Scorer) -> Iterator[tuple[int, int
     joins the story told by its first headline that another item tells: one whose
     words make up most of that item's headline (or the other way round), two words at
     least, where a name of letters and digits (GPT-4, o3-mini) says as much as two
-    words. It joins one story only, and never another roundup, so one roundup never
-    chains unrelated stories together."""
+    words. Half is enough when a shared word is such a code name ("OpenAI o1 Pro's High
+    Price" retells "OpenAI o1 System Card"): few items share one. It joins one story
+    only, and never another roundup, so one roundup never chains unrelated stories
+    together."""
     headlines = {i: parts for i, item in enumerate(items) if (parts := _headlines(item.title))}
     if not headlines:
         return
@@ -273,17 +277,21 @@ def _roundup_pairs(items: list[Item], scorer: Scorer) -> Iterator[tuple[int, int
             for j in sorted(
                 {j for w in lead if len(by_word.get(w, ())) <= 50 for j in by_word.get(w, ())}
             ):
-                common = lead & titles[j]
-                names = sum(1 for w in common if _MODEL_NAME.fullmatch(scorer.vocabulary[w]))
+                common = [scorer.vocabulary[w] for w in lead & titles[j]]
+                names = sum(1 for w in common if _MODEL_NAME.fullmatch(w))
                 shared = len(common) + names
                 closeness = shared / min(len(lead), len(titles[j]))
+                bar = (
+                    ROUNDUP_NAMED_MATCH if any(map(_CODE_NAME.fullmatch, common)) else ROUNDUP_MATCH
+                )
                 if (
                     shared >= 2
+                    and closeness >= bar
                     and closeness > closest
                     and _close_in_time(items[i], items[j], ROUNDUP_DAYS_APART)
                 ):
                     best, closest = j, closeness
-            if best is not None and closest >= ROUNDUP_MATCH:
+            if best is not None:
                 yield i, best
                 break
 

@@ -585,6 +585,18 @@ def test_a_model_name_counts_as_two_words_of_a_roundup_headline() -> None:
     assert len(merge([launch, roundup]).stories) == 1  # o3-mini and reasoning: 3 of 5
 
 
+def test_a_roundup_headline_sharing_half_its_words_joins_only_through_a_code_name() -> None:
+    card = item("OpenAI o1 System Card", "Safety work for the o1 model.", item_id="a")
+    prices = item("Honda cuts Prologue EV prices", "Honda lowers prices.", item_id="b")
+    roundup = item(
+        "OpenAI o1 Pro's High Price, Grok Cuts Video Prices, Amazon Nova Checks In",
+        "This week's letter is about something else.",
+        item_id="c",
+    )
+    grouped = sorted(sorted(i.id for i in s.items) for s in merge([card, prices, roundup]).stories)
+    assert grouped == [["a", "c"], ["b"]]  # openai and o1: 2 of 4; cuts and prices: no name
+
+
 def test_a_sponsors_post_in_a_feed_is_dropped_and_reported() -> None:
     def entry(title: str, html: str) -> RawItem:
         meta = (
