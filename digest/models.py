@@ -112,7 +112,8 @@ class ThemeScore:
     """Why a story leans to a theme, by `method`: "key terms" (the term score and the
     terms found), "learned profile" (similarity to the profile the day's stories
     taught, and the words they share) or "source" (the share of the outlet's
-    confidently placed stories under that theme, and the outlet)."""
+    confidently placed stories, today's and those of the last 30 days' issues, under
+    that theme, and the outlet)."""
 
     theme: str
     score: float
@@ -138,6 +139,7 @@ class PublishedStory:
     title: str
     words: frozenset[str]
     outlets: frozenset[str]
+    theme: str = ""  # the theme its own terms firmly gave it, or "" (see themes.firm_theme)
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from digest.readers import read_local
 from digest.render import render_issue
 from digest.repeats import drop_repeats, published_record
 from digest.store import History
-from digest.themes import assign_all
+from digest.themes import LEANING_DAYS, assign_all
 from digest.window import Window, feed_raws, issue_window
 
 
@@ -93,7 +93,8 @@ def make_issue(
     merged = merge([i for i in items if i.kind != "quote"])
     kept = drop_repeats(merged.stories, history, date)
     dropped.extend(kept.dropped)
-    fresh = assign_all(list(kept.stories), config.themes, config.catch_all)
+    past = history.stories_before(date, LEANING_DAYS)
+    fresh = assign_all(list(kept.stories), config.themes, config.catch_all, past)
 
     report = BuildReport(
         corrections=tuple(corrections),

@@ -16,6 +16,7 @@ from digest.merge import SAME_STORY, story_keys
 from digest.models import Note, PublishedStory, Story
 from digest.similarity import Features, Scorer, content_words, features
 from digest.store import History
+from digest.themes import firm_theme
 
 LOOKBACK_DAYS = 14
 NEW_OUTLETS_FOR_UPDATE = 2
@@ -36,6 +37,7 @@ def published_record(story: Story, date: dt.date) -> PublishedStory:
         title=story.title,
         words=features(lead.title, lead.text).words,
         outlets=_outlets(story),
+        theme=firm_theme(story),
     )
 
 

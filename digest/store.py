@@ -149,6 +149,7 @@ HISTORY_SCHEMA = [
         PRIMARY KEY (issue_date, story_id)
     )
     """,
+    "ALTER TABLE published_stories ADD COLUMN theme TEXT NOT NULL DEFAULT ''",
 ]
 
 
@@ -176,7 +177,7 @@ class SQLiteHistory:
 
     def stories_before(self, date: dt.date, days: int) -> list[PublishedStory]:
         rows = self.database.db.execute(
-            "SELECT issue_date, story_id, title, words, outlets FROM published_stories"
+            "SELECT issue_date, story_id, title, words, outlets, theme FROM published_stories"
             " WHERE issue_date < ? AND issue_date >= ? ORDER BY issue_date, story_id",
             (date.isoformat(), (date - dt.timedelta(days=days)).isoformat()),
         ).fetchall()
@@ -187,8 +188,9 @@ class SQLiteHistory:
                 title=title,
                 words=frozenset(words.split()),
                 outlets=frozenset(o for o in outlets.split("\n") if o),
+                theme=theme,
             )
-            for day, story_id, title, words, outlets in rows
+            for day, story_id, title, words, outlets, theme in rows
         ]
 
     def record_issue(
@@ -204,7 +206,7 @@ class SQLiteHistory:
             )
             db.executemany(
                 "INSERT OR REPLACE INTO published_stories"
-                " (issue_date, story_id, title, words, outlets) VALUES (?, ?, ?, ?, ?)",
+                " (issue_date, story_id, title, words, outlets, theme) VALUES (?, ?, ?, ?, ?, ?)",
                 [
                     (
                         day,
@@ -212,6 +214,7 @@ class SQLiteHistory:
                         s.title,
                         " ".join(sorted(s.words)),
                         "\n".join(sorted(s.outlets)),
+                        s.theme,
                     )
                     for s in stories
                 ],

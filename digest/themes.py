@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from digest.models import Note, Story, Theme, ThemeScore
+from digest.models import Note, PublishedStory, Story, Theme, ThemeScore
 from digest.similarity import content_words
 
 TITLE_WEIGHT = 3.0
@@ -61,6 +61,7 @@ COMMON_SHARE = 0.1  # words in more than this share of the day's stories are not
 SOURCE_STORIES = 3  # confident stories a source needs before it is said to lean
 SOURCE_SHARE = 0.6  # ... and the share of all its stories they make up
 LEAN_BAR = 0.5  # a close call: the source's theme scores at least this share of the best
+LEANING_DAYS = 30  # the issues whose stories show an outlet's leaning, besides today's
 GENERAL_SHARE = 0.7  # a source this much of whose stories no theme claims: weak calls stay out
 TOPIC_TERMS = 2  # a suggested theme: words that mostly the same unthemed stories share
 
@@ -194,9 +195,18 @@ class _Scored:
     best: float
 
 
-def assign_all(stories: list[Story], themes: tuple[Theme, ...], catch_all: Theme) -> list[Story]:
+def assign_all(
+    stories: list[Story],
+    themes: tuple[Theme, ...],
+    catch_all: Theme,
+    past: Iterable[PublishedStory] = (),
+) -> list[Story]:
     """Every story under one theme: by its terms (its outlet's leaning settling close
-    calls), else by the profiles the day taught, else by its outlet's leaning."""
+    calls), else by the profiles the day taught, else by its outlet's leaning.
+
+    An outlet's leaning counts its stories in `past` (the recent issues) too: a lab
+    that posts once a day never has three stories in one day's batch, but a month of
+    issues shows what it writes about."""
     index, tag_index = TermIndex(themes), TermIndex.for_tags(themes)
     scored = [_by_terms(story, themes, index, tag_index, catch_all) for story in stories]
     words = [_story_words(s.story) for s in scored]
@@ -205,7 +215,7 @@ def assign_all(stories: list[Story], themes: tuple[Theme, ...], catch_all: Theme
     for key, profile in profiles.items():
         for word, value in profile.items():
             by_word.setdefault(word, []).append((key, value))
-    leanings, general = _source_leanings(scored, catch_all)
+    leanings, general = _source_leanings(scored, catch_all, past)
     broader = {theme.key: theme.within for theme in themes}
     out = []
     for s, story_words in zip(scored, words, strict=True):
@@ -232,6 +242,17 @@ def assign(
         story, themes, TermIndex(themes), TermIndex.for_tags(themes), catch_all, min_score
     )
     return replace(story, theme=s.winner, theme_scores=s.scores)
+
+
+def firm_theme(story: Story) -> str:
+    """The theme a themed story's own terms gave it with confidence, or "": what an
+    issue's history keeps of its stories' themes, for the outlets' leanings. A story
+    placed by a leaning, a profile or a weak score is left out, so that a leaning
+    never feeds on itself."""
+    best = story.theme_scores[0] if story.theme_scores else None
+    if best is None or best.method != "key terms" or best.score < CONFIDENT:
+        return ""
+    return story.theme
 
 
 def _by_terms(
@@ -417,13 +438,15 @@ class _Leaning:
 
 
 def _source_leanings(
-    scored: list[_Scored], catch_all: Theme
+    scored: list[_Scored], catch_all: Theme, past: Iterable[PublishedStory] = ()
 ) -> tuple[dict[str, _Leaning], dict[str, _Leaning]]:
-    """source -> its leaning: a source most of whose stories its terms place firmly
-    under one theme; and source -> its leaning to the catch-all: a source most of
-    whose stories no theme claims (a programming blog, a paper's culture desk)."""
+    """source -> its leaning: a source most of whose stories (today's and those of
+    `past`) its terms place firmly under one theme; and source -> its leaning to the
+    catch-all: a source most of whose stories today no theme claims (a programming
+    blog, a paper's culture desk)."""
     counts: dict[str, Counter[str]] = {}
     stories: Counter[str] = Counter()
+    earlier: Counter[str] = Counter()
     unplaced: Counter[str] = Counter()
     for s in scored:
         for source in {item.source for item in s.story.items if item.source}:
@@ -431,10 +454,15 @@ def _source_leanings(
             unplaced[source] += s.winner == catch_all.key
             if s.winner != catch_all.key and s.best >= CONFIDENT:
                 counts.setdefault(source, Counter())[s.winner] += 1
+    for story in past:
+        for source in story.outlets:
+            earlier[source] += 1
+            if story.theme:
+                counts.setdefault(source, Counter())[story.theme] += 1
     leanings = {}
     for source, themes in counts.items():
         theme, n = min(themes.items(), key=lambda kv: (-kv[1], kv[0]))
-        share = n / stories[source]  # a general outlet, mostly unplaced, leans nowhere
+        share = n / (stories[source] + earlier[source])  # a general outlet leans nowhere
         if n >= SOURCE_STORIES and share >= SOURCE_SHARE:
             leanings[source] = _Leaning(source, theme, round(share, 3))
     general = {

@@ -189,6 +189,50 @@ def test_feed_items_are_windowed_by_first_seen_and_never_repeat_the_next_day(
     database.close()
 
 
+def test_a_lab_posting_once_a_day_leans_by_its_earlier_issues(tmp_path: Path) -> None:
+    (tmp_path / "digest.toml").write_text(
+        '[newsletter]\ntimezone = "UTC"\n'
+        '[[sources]]\nname = "Lab"\nurl = "https://lab.example/feed.xml"\n'
+        '[[themes]]\nkey = "ai"\nname = "AI"\nterms = ["AI", "model"]\n'
+    )
+    config = load_config(tmp_path / "digest.toml")
+    database = Database(tmp_path / "state.sqlite")
+    store, history = SQLiteItemStore(database), SQLiteHistory(database)
+    from digest.collect import new_item
+    from digest.feeds import Entry
+
+    posts = [  # three firmly AI, and so unlike each other that none retells another
+        ("Compilers that write themselves", "<p>The AI model writes the patches. AI tests.</p>"),
+        ("Chemistry papers, read for you", "<p>An AI model reads reactions. AI yields.</p>"),
+        ("Breaking our own safeguards", "<p>Jailbreaks of the AI model. AI refusals.</p>"),
+        ("Inviting hard questions", "<p>We answer what readers ask us.</p>"),
+    ]
+    for n, (title, html) in enumerate(posts):
+        day = dt.date(2026, 11, 20 + n)
+        when = dt.datetime.combine(day, dt.time(8), dt.UTC)
+        item = new_item(
+            config.sources[0], "Lab", Entry(f"g{n}", f"https://lab.example/{n}", title, html, None)
+        )
+        store.record_items(
+            "https://lab.example/feed.xml",
+            [item],
+            when,
+            fetch_url="x",
+            etag=None,
+            last_modified=None,
+            body_hash=str(n),
+            title="Lab",
+        )
+        result = build(config, day, tmp_path / "out", history, store, when + dt.timedelta(hours=1))
+        assert len(result.issue.stories) == 1, (n, result.issue.report)
+        (story,) = result.issue.stories
+    assert story.title == "Inviting hard questions"
+    assert story.theme == "ai"  # one post a day: only the earlier issues show the leaning
+    why = story.theme_scores[0]
+    assert (why.method, why.terms) == ("source", ("Lab",))
+    database.close()
+
+
 OPML = """<?xml version="1.0" encoding="UTF-8"?>
 <opml version="2.0"><head><title>My feeds</title></head><body>
   <outline text="Tech">

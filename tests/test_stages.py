@@ -394,6 +394,43 @@ def test_an_outlet_without_a_clear_leaning_decides_nothing() -> None:
     assert story.theme == "other"
 
 
+def test_an_outlet_that_posts_once_a_day_leans_by_its_recent_issues() -> None:
+    import datetime as dt
+
+    from digest.models import PublishedStory
+    from digest.repeats import published_record
+
+    *firm, _ = lab_day(item("x", "x", f"{LAB}x"))
+    earlier = [published_record(s, dt.date(2026, 11, 20 + n)) for n, s in enumerate(firm)]
+    assert [p.theme for p in earlier] == ["ai", "ai", "ai"]
+    post = merge([item("Inviting hard questions", "We answer them.", f"{LAB}q")]).stories
+    (alone,) = assign_all(list(post), WITH_BIOTECH, OTHER)
+    assert alone.theme == "other"  # one story a day: today's batch shows no leaning
+    (placed,) = assign_all(list(post), WITH_BIOTECH, OTHER, past=earlier)
+    assert placed.theme == "ai"
+    why = placed.theme_scores[0]
+    assert (why.theme, why.method, why.terms) == ("ai", "source", ("ailab.example",))
+    unsure = [
+        PublishedStory(p.issue_date, p.story_id, p.title, p.words, p.outlets) for p in earlier
+    ]
+    (story,) = assign_all(list(post), WITH_BIOTECH, OTHER, past=unsure)
+    assert story.theme == "other"  # stories kept without a firm theme show no leaning
+
+
+def test_only_a_theme_the_terms_gave_firmly_is_kept_for_the_outlets_leaning() -> None:
+    from digest.themes import firm_theme
+
+    *firm, by_leaning = lab_day(item("Inviting hard questions", "We answer.", f"{LAB}q"))
+    assert [firm_theme(s) for s in firm] == ["ai", "ai", "ai"]
+    assert by_leaning.theme == "ai" and firm_theme(by_leaning) == ""  # never feeds on itself
+    (weak,) = assign_all(
+        list(merge([item("A model of it", "Notes.", "https://n.example/")]).stories),
+        WITH_BIOTECH,
+        OTHER,
+    )
+    assert firm_theme(weak) == ""
+
+
 def test_a_weak_call_from_an_outlet_that_mostly_fits_no_theme_stays_in_the_catch_all() -> None:
     blog = "https://swiftblog.example/"
     posts = [

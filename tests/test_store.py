@@ -51,6 +51,29 @@ def test_only_earlier_issues_count_as_already_published(tmp_path: Path) -> None:
     assert history.issue_keys(D2) == {"c"}
 
 
+def test_a_published_storys_theme_is_kept_and_an_older_state_file_gains_the_column(
+    tmp_path: Path,
+) -> None:
+    from digest.models import PublishedStory
+    from digest.store import HISTORY_SCHEMA
+
+    path = tmp_path / "state.sqlite"
+    older = Database(path)
+    older.migrate("history", HISTORY_SCHEMA[:2])  # as a digest before themes were kept
+    older.db.execute(
+        "INSERT INTO published_stories VALUES (?, 'old', 'A chip', 'chip', 'Lab')",
+        (D1.isoformat(),),
+    )
+    older.close()
+    history = SQLiteHistory(Database(path))
+    new = PublishedStory(D2, "new", "A model", frozenset({"model"}), frozenset({"Lab"}), "ai")
+    history.record_issue(D2, ["new"], [new])
+    assert [(s.story_id, s.theme) for s in history.stories_before(D3, 14)] == [
+        ("old", ""),
+        ("new", "ai"),
+    ]
+
+
 def test_a_durable_change_is_synced_and_the_next_ones_are_not(tmp_path: Path) -> None:
     database = Database(tmp_path / "state.sqlite")
     synchronous = "PRAGMA synchronous"  # 1 NORMAL: at checkpoints; 2 FULL: at every commit
