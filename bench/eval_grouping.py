@@ -5,7 +5,7 @@
     python bench/eval_grouping.py --split test2   # one split only: dev, test, test2 or all
     python bench/eval_grouping.py --sizes 1000 10000 50000
     python bench/eval_grouping.py --pairs         # every missed and extra pair, with headlines
-    python bench/eval_grouping.py --daily         # themes as daily builds give them, too
+    python bench/eval_grouping.py --daily         # also replayed as daily builds
 
 Quality: bench/labels/grouping.csv holds hand-checked labels (theme and duplicate
 group) for real items of ../shared/corpus: feed entries of corpus/feeds, keyed by
@@ -33,10 +33,12 @@ together, so a duplicate group spanning two splits counts only under `all`.
 bench/labels/NOTES.md says how the labels were made.
 
 Daily (--daily): each split replayed as daily builds would see it, one publication
-day at a time (undated items as one day of their own), each day's items merged and
-themed alone, with and without the stories of the 30 days before as the issue
-history that outlets' leanings learn from; theme figures only, since a story told
-on two days is the history's to drop, not merge's.
+day at a time (undated items as one day of their own), each day's items merged,
+checked against the earlier issues and themed, with and without the stories of the
+30 days before as the issue history that outlets' leanings learn from. Printed:
+theme figures, and across days, how many later tellings of a labelled group (up to
+two weeks after an earlier item of it) the history left out or marked as an update,
+and how many stories it left out that retell nothing earlier (news lost).
 
 Scale: synthetic items (1,000 and 10,000 by default) grouped by merge + themes,
 with wall and CPU time and peak memory (RSS) for each size, each in a fresh process.
@@ -52,10 +54,11 @@ import random
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from itertools import combinations
 from pathlib import Path
 
@@ -66,10 +69,11 @@ from digest.clean import clean  # noqa: E402
 from digest.collect import new_item  # noqa: E402
 from digest.config import Config, Source, load_config  # noqa: E402
 from digest.feeds import parse_feed  # noqa: E402
-from digest.merge import merge  # noqa: E402
-from digest.models import Block, Item, PublishedStory, Story  # noqa: E402
+from digest.merge import merge, story_keys  # noqa: E402
+from digest.models import Block, Item, Story  # noqa: E402
 from digest.readers import read_local  # noqa: E402
-from digest.repeats import published_record  # noqa: E402
+from digest.repeats import LOOKBACK_DAYS, drop_repeats, published_record  # noqa: E402
+from digest.store import Database, SQLiteHistory  # noqa: E402
 from digest.themes import LEANING_DAYS, assign, assign_all  # noqa: E402
 from digest.urls import canonical_url  # noqa: E402
 
@@ -160,26 +164,73 @@ def real_grouping(items: list[Item], config: Config) -> list[Story]:
     return assign_all(list(merge(items).stories), config.themes, config.catch_all)
 
 
-def daily_grouping(items: list[Item], config: Config, history: bool) -> list[Story]:
-    """The items built day by day in publication order; with `history`, each day's
-    themes see the stories of the issues of the LEANING_DAYS days before (every story
-    of those days, as if each issue had room for all)."""
+@dataclass(frozen=True)
+class Replay:
+    stories: list[Story]  # every story of every day, themed as that day's build themes it
+    repeats: list[Story]  # the stories a day's build left out or marked as an update
+
+
+def daily_replay(items: list[Item], config: Config, history: bool) -> Replay:
+    """The items built day by day in publication order, as the pipeline builds them:
+    each day's items merged, its stories checked against the earlier issues (a real
+    SQLite history in a temporary folder) and themed, with the stories of the last
+    LEANING_DAYS days' issues for the outlets' leanings when `history` is set. Every
+    story of a day is themed and scored, the left-out ones too, and every story kept
+    is published (as if each issue had room for all). Undated items make one day of
+    their own, first, with no history."""
     days: dict[dt.date | None, list[Item]] = defaultdict(list)
     for item in items:
         days[item.published].append(item)
-    past: list[PublishedStory] = []
     stories: list[Story] = []
-    for day in sorted(days, key=lambda d: (d is not None, d or dt.date.min)):
-        recent = [
-            p
-            for p in past
-            if history and day is not None and 0 < (day - p.issue_date).days <= LEANING_DAYS
-        ]
-        themed = assign_all(list(merge(days[day]).stories), config.themes, config.catch_all, recent)
-        stories.extend(themed)
-        if day is not None:
-            past.extend(published_record(s, day) for s in themed)
-    return stories
+    repeats: list[Story] = []
+    with tempfile.TemporaryDirectory() as folder:
+        database = Database(Path(folder) / "state.sqlite")
+        issues = SQLiteHistory(database)
+        for day in sorted(days, key=lambda d: (d is not None, d or dt.date.min)):
+            merged = merge(days[day]).stories
+            if day is None:
+                stories.extend(assign_all(list(merged), config.themes, config.catch_all))
+                continue
+            kept = drop_repeats(merged, issues, day)
+            past = issues.stories_before(day, LEANING_DAYS) if history else []
+            themed = assign_all(list(merged), config.themes, config.catch_all, past)
+            stories.extend(themed)
+            published = {s.id for s in kept.stories}
+            repeats.extend(s for s in kept.stories if s.update_of is not None)
+            repeats.extend(s for s in merged if s.id not in published)
+            issue = [s for s in themed if s.id in published]
+            keys = {key for s in issue for key in story_keys(s)}
+            issues.record_issue(day, keys, [published_record(s, day) for s in issue])
+        database.close()
+    return Replay(stories, repeats)
+
+
+def across_days(replay: Replay, items: list[Item], gold: dict[str, tuple[str, str]]) -> str:
+    """How the daily builds treat a story told again on a later day: a later telling is
+    an item whose duplicate group has an item published 1 to LOOKBACK_DAYS days
+    before it (what the history looks back over); it should be left out or marked as
+    an update. A story left out or marked that retells nothing earlier is lost news."""
+    day_of = {item.id: item.published for item in items}
+    members: dict[str, list[str]] = defaultdict(list)
+    for item_id, (_, group) in gold.items():
+        if group:
+            members[group].append(item_id)
+
+    def told_before(item_id: str) -> bool:
+        day, group = day_of.get(item_id), gold[item_id][1]
+        return bool(group and day) and any(
+            (earlier := day_of.get(other)) is not None and 0 < (day - earlier).days <= LOOKBACK_DAYS  # type: ignore[operator]
+            for other in members[group]
+        )
+
+    later = {i for i in gold if told_before(i)}
+    repeated = {item.id for s in replay.repeats for item in s.items}
+    false = sum(1 for s in replay.repeats if not any(told_before(i.id) for i in s.items))
+    return (
+        f"{len(later & repeated)} of {len(later)} later tellings left out or marked as an "
+        f"update; {false} of {len(replay.repeats)} stories left out or marked retell nothing "
+        "earlier"
+    )
 
 
 def baseline_grouping(items: list[Item], config: Config) -> list[Story]:
@@ -336,7 +387,7 @@ def main() -> None:
         "--pairs", action="store_true", help="list every missed and extra pair with headlines"
     )
     parser.add_argument(
-        "--daily", action="store_true", help="also themes as daily builds give them"
+        "--daily", action="store_true", help="also replay each split as daily builds"
     )
     parser.add_argument("--scale-one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -345,7 +396,7 @@ def main() -> None:
         scale_one(args.scale_one, config)
         return
     summary = []
-    daily: list[tuple[str, int, dict[str, object], dict[str, object]]] = []
+    daily: list[tuple[str, int, dict[str, object], dict[str, object], str]] = []
     for split in [args.split] if args.split else [*SPLITS, "all"]:
         items, gold = load_items(shared_dir() / "corpus", split)
         this = evaluate(real_grouping(items, config), gold)
@@ -354,10 +405,9 @@ def main() -> None:
         print()
         summary.append((split, len(gold), this))
         if args.daily:
-            alone, seen = (
-                evaluate(daily_grouping(items, config, history=h), gold) for h in (False, True)
-            )
-            daily.append((split, len(gold), alone, seen))
+            without, replay = (daily_replay(items, config, history=h) for h in (False, True))
+            alone, seen = evaluate(without.stories, gold), evaluate(replay.stories, gold)
+            daily.append((split, len(gold), alone, seen, across_days(replay, items, gold)))
     print("Summary (goals: theme macro-F1 >= 0.85, duplicate-pair F1 >= 0.90)")
     print(
         f"  {'split':6} {'items':>6} {'macro-F1':>9} {'accuracy':>9}   pair P / R / F1 (found/gold)"
@@ -370,10 +420,13 @@ def main() -> None:
     if daily:
         print("\nDaily builds, themes (without | with the 30 days' issue history)")
         print(f"  {'split':6} {'items':>6} {'macro-F1':>15} {'accuracy':>15}")
-        for split, n, alone, seen in daily:
+        for split, n, alone, seen, _ in daily:
             f1 = f"{alone['macro_f1']:.3f} | {seen['macro_f1']:.3f}"
             accuracy = f"{alone['accuracy']:.3f} | {seen['accuracy']:.3f}"
             print(f"  {split:6} {n:6d} {f1:>15} {accuracy:>15}")
+        print(f"Daily builds, across days (a story told again up to {LOOKBACK_DAYS} days later)")
+        for split, *_, repeats in daily:
+            print(f"  {split:6} {repeats}")
     if not args.no_scale:
         scale(args.sizes)
 
