@@ -73,7 +73,11 @@ class _Groups:
             self.parent[max(ri, rj)] = min(ri, rj)
 
 
-def merge(items: list[Item]) -> Merged:
+def merge(items: list[Item], by_names: bool = True) -> Merged:
+    """The items as stories. `by_names=False` leaves out the rare-names rule (two
+    headlines with the same rare names need be only a third as alike): the history
+    turns it off, because a false match there drops a story from the issue instead of
+    listing it as one more telling."""
     items = sorted(items, key=lambda i: i.id)
     scorer = Scorer(features(i.title, i.text) for i in items)
     pages = [canonical_url(i.url) if i.url else None for i in items]
@@ -86,7 +90,7 @@ def merge(items: list[Item]) -> Merged:
                 by_key[key] = i
             elif key.startswith("url:") or not _a_series(items, by_key[key], i, scorer):
                 groups.union(by_key[key], i)
-    named = _named_pairs(scorer)
+    named = _named_pairs(scorer) if by_names else set()
     for i, j in sorted(named.union(_candidate_pairs(scorer))):
         if (
             groups.find(i) != groups.find(j)

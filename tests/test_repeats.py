@@ -76,3 +76,32 @@ def test_a_different_story_on_the_same_topic_is_new(tmp_path: Path) -> None:
     kept = drop_repeats(stories(other), history, TUESDAY)
     assert len(kept.stories) == 1
     assert kept.stories[0].update_of is None
+
+
+def test_a_weekly_roundup_retelling_a_published_launch_is_not_repeated(tmp_path: Path) -> None:
+    launch = item("a", "Anthropic", "Introducing Claude Opus 4.6", "A new model, today.")
+    history = history_with_monday(tmp_path, stories(launch))
+    roundup = item(
+        "b",
+        "The Batch",
+        "Claude Opus 4.6 Thinks Smarter, xAI Joins SpaceX, AI Outperforms Doctors",
+        "This week's letter is about something else entirely.",
+    )
+    kept = drop_repeats(stories(roundup), history, MONDAY + dt.timedelta(days=4))
+    assert kept.stories == ()
+    (note,) = kept.dropped
+    assert "'Introducing Claude Opus 4.6' in the 2026-11-23 issue" in note.message
+    assert "roundup with a headline that tells it" in note.message
+
+
+def test_the_same_rare_names_a_day_later_are_not_enough_to_drop_a_story(tmp_path: Path) -> None:
+    out = item("a", "Daring Fireball", "Chris Lattner Out at Tesla", "He left after six months.")
+    history = history_with_monday(tmp_path, stories(out))
+    interview = item(
+        "b",
+        "Daring Fireball",
+        "Chris Lattner on His Stint at Tesla",
+        "In an interview he talks about what he learned about autopilot software teams.",
+    )
+    kept = drop_repeats(stories(interview), history, TUESDAY)
+    assert [s.title for s in kept.stories] == ["Chris Lattner on His Stint at Tesla"]
