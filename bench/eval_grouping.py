@@ -218,10 +218,10 @@ def across_days(replay: Replay, items: list[Item], gold: dict[str, tuple[str, st
 
     def told_before(item_id: str) -> bool:
         day, group = day_of.get(item_id), gold[item_id][1]
-        return bool(group and day) and any(
-            (earlier := day_of.get(other)) is not None and 0 < (day - earlier).days <= LOOKBACK_DAYS  # type: ignore[operator]
-            for other in members[group]
-        )
+        if not group or day is None:
+            return False
+        earlier = [day_of.get(other) for other in members[group]]
+        return any(d is not None and 0 < (day - d).days <= LOOKBACK_DAYS for d in earlier)
 
     later = {i for i in gold if told_before(i)}
     repeated = {item.id for s in replay.repeats for item in s.items}
@@ -418,7 +418,7 @@ def main() -> None:
         figures = f"{this['macro_f1']:9.3f} {this['accuracy']:9.3f}"
         print(f"  {split:6} {n:6d} {figures}   {p:.3f} / {r:.3f} / {f:.3f} ({hit}/{pairs})")
     if daily:
-        print("\nDaily builds, themes (without | with the 30 days' issue history)")
+        print(f"\nDaily builds, themes (without | with the {LEANING_DAYS} days' issue history)")
         print(f"  {'split':6} {'items':>6} {'macro-F1':>15} {'accuracy':>15}")
         for split, n, alone, seen, _ in daily:
             f1 = f"{alone['macro_f1']:.3f} | {seen['macro_f1']:.3f}"
