@@ -22,6 +22,7 @@ import numpy.typing as npt
 LEAD_WORDS = 120
 RARE_DOCUMENTS = 3  # a word in at most this many of the batch's items is rare ...
 RARE_SHARE = 200  # ... or in at most one in this many, in a large batch
+RARE_MOST = 0.05  # ... but never in more than one in twenty: in a day of 15 items, 3 is many
 
 STOPWORDS = frozenset(
     """
@@ -119,7 +120,8 @@ class Scorer:
             counts[w] += 1  # a document lists each of its words once
         self.idf = _idf(counts, len(self.words))
         self.totals = [float(self.idf[w].sum()) for w in self.words]
-        rare = max(RARE_DOCUMENTS, len(self.words) // RARE_SHARE)
+        n = len(self.words)
+        rare = min(max(RARE_DOCUMENTS, n // RARE_SHARE), n * RARE_MOST)
         self.rare_words = frozenset(np.flatnonzero(counts <= rare).tolist())
 
     def number(self, word: str) -> int:

@@ -703,7 +703,7 @@ def test_the_lead_has_text_of_its_own_and_equal_stories_come_newest_first() -> N
     assert issue.lead is not None and issue.lead.title == "C newer article"
 
 
-def _one_days_news(n: int = 10) -> list[Item]:
+def _one_days_news(n: int = 40) -> list[Item]:
     """Unrelated stories of one day, among which the names of one event are rare."""
     return [
         item(
@@ -741,6 +741,11 @@ def test_headlines_naming_the_same_rare_names_within_days_tell_one_story() -> No
     assert sorted(i.id for i in told.items) == ["a", "b"]
     (how,) = [m.reason for m in told.matches if m.item_id != told.items[0].id]
     assert "the same rare words in both headlines (acme, lisbon, robotics)" in how
+
+
+def test_in_a_day_of_a_dozen_items_two_sharing_names_is_not_rare() -> None:
+    stories = merge([*_one_days_news(10), *_layoffs(days_apart=1)]).stories
+    assert all(len(s.items) == 1 for s in stories)  # 2 of 12 is not one in twenty
 
 
 def test_the_same_names_weeks_apart_are_different_news() -> None:
