@@ -33,7 +33,9 @@ together, so a duplicate group spanning two splits counts only under `all`.
 bench/labels/NOTES.md says how the labels were made.
 
 Daily (--daily): each split replayed as daily builds would see it, one publication
-day at a time (undated items as one day of their own), each day's items merged,
+day at a time (undated items as one day of their own), with the unlabelled entries
+of the same files beside the labelled ones (unscored: a reader of those feeds gets
+them all), each day's items merged,
 checked against the earlier issues and themed, with and without the stories of the
 30 days before as the issue history that outlets' leanings learn from. Printed:
 theme figures, and across days, how many later tellings of a labelled group (up to
@@ -86,8 +88,12 @@ def shared_dir() -> Path:
     return Path(os.environ.get("DIGEST_SHARED", REPO.parent / "shared"))
 
 
-def load_items(corpus: Path, split: str = "all") -> tuple[list[Item], dict[str, tuple[str, str]]]:
-    """The labelled items of a split, cleaned as a build would, and item id -> (theme, group).
+def load_items(
+    corpus: Path, split: str = "all", context: list[Item] | None = None
+) -> tuple[list[Item], dict[str, tuple[str, str]]]:
+    """The labelled items of a split, cleaned as a build would, and item id -> (theme, group);
+    with `context`, the other entries of the same files are added to it, unscored: the
+    rest of what a reader of those feeds gets.
 
     A label's `file` is a path under the corpus folder; a bare name is a feed in
     corpus/feeds (the older rows). A feed entry is keyed by its link, else its guid,
@@ -111,6 +117,8 @@ def load_items(corpus: Path, split: str = "all") -> tuple[list[Item], dict[str, 
         for entry_id, keys, cleaned in read(path, file):
             key = next((k for k in keys if k in keyed and k not in found), None)
             if key is None:
+                if context is not None:
+                    context.extend(replace(i, id=entry_id) for i in cleaned if i.kind != "quote")
                 continue
             found.add(key)
             dropped += not cleaned
@@ -235,11 +243,12 @@ def across_days(replay: Replay, items: list[Item], gold: dict[str, tuple[str, st
         return any(d is not None and 0 < (day - d).days <= LOOKBACK_DAYS for d in earlier)
 
     later = {i for i in gold if told_before(i)}
-    repeated = {item.id for s in replay.repeats for item in s.items}
-    false = sum(1 for s in replay.repeats if not any(told_before(i.id) for i in s.items))
+    scored = [s for s in replay.repeats if any(i.id in gold for i in s.items)]  # not context
+    repeated = {item.id for s in scored for item in s.items}
+    false = sum(1 for s in scored if not any(told_before(i.id) for i in s.items if i.id in gold))
     return (
         f"{len(later & repeated)} of {len(later)} later tellings left out or marked as an "
-        f"update; {false} of {len(replay.repeats)} stories left out or marked retell nothing "
+        f"update; {false} of {len(scored)} labelled stories left out or marked retell nothing "
         "earlier"
     )
 
@@ -409,14 +418,16 @@ def main() -> None:
     summary = []
     daily: list[tuple[str, int, dict[str, object], dict[str, object], str]] = []
     for split in [args.split] if args.split else [*SPLITS, "all"]:
-        items, gold = load_items(shared_dir() / "corpus", split)
+        context: list[Item] = []
+        items, gold = load_items(shared_dir() / "corpus", split, context if args.daily else None)
         this = evaluate(real_grouping(items, config), gold)
         base = evaluate(baseline_grouping(items, config), gold)
         report(this, base, len(gold), split, every_pair=args.pairs)
         print()
         summary.append((split, len(gold), this))
         if args.daily:
-            without, replay = (daily_replay(items, config, history=h) for h in (False, True))
+            days = items + context
+            without, replay = (daily_replay(days, config, history=h) for h in (False, True))
             alone, seen = evaluate(without.stories, gold), evaluate(replay.stories, gold)
             repeats = f"{within_days(seen, items)}; {across_days(replay, items, gold)}"
             daily.append((split, len(gold), alone, seen, repeats))
