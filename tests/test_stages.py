@@ -801,6 +801,19 @@ def test_a_prefix_term_does_not_match_words_it_was_never_meant_for() -> None:
     assert assign(giveaway, shipped.themes, shipped.catch_all).theme == "connectivity"
 
 
+def test_a_story_about_a_head_of_state_is_power_and_policy() -> None:
+    from pathlib import Path
+
+    from digest.config import load_config
+
+    shipped = load_config(Path(__file__).resolve().parents[1] / "digest.toml")
+    talks = story_of(
+        "Enfermeira de Chávez alega perseguição",
+        "A antiga enfermeira de Chávez fala de perseguição.",
+    )
+    assert assign(talks, shipped.themes, shipped.catch_all).theme == "policy"
+
+
 def feed_entry(html: str, title: str = "A headline") -> RawItem:
     meta = (
         ("feed", "https://news.example/feed"),
