@@ -75,8 +75,8 @@ def drop_repeats(stories: tuple[Story, ...], history: History, date: dt.date) ->
                 Note(
                     "history",
                     story.id,
-                    f"same story as {best.title!r} in the {best.issue_date} issue "
-                    f"({why}) with no substantial new coverage",
+                    f"same story as {best.title!r} in the {best.issue_date} issue, with no "
+                    f"substantial new coverage: {why}",
                 )
             )
     return Kept(tuple(kept), tuple(dropped))
