@@ -82,6 +82,14 @@ def test_an_earlier_date_built_afterwards_is_a_full_issue_and_changes_nothing_el
     assert (project / "out" / DATE / "digest.json").read_bytes() == before
 
 
+def test_the_day_before_built_afterwards_leaves_the_issue_as_it_was(project: Path) -> None:
+    build(project)
+    before = (project / "out" / DATE / "digest.json").read_bytes()
+    build(project, "2026-11-21")  # a full issue of the same stories, dated the day before
+    build(project)
+    assert (project / "out" / DATE / "digest.json").read_bytes() == before
+
+
 def test_the_issue_as_data_holds_sections_stories_and_merged_items(project: Path) -> None:
     build(project)
     data = json.loads((project / "out" / DATE / "digest.json").read_text("utf-8"))
