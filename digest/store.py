@@ -120,7 +120,9 @@ class History(Protocol):
         ...
 
     def stories_before(self, date: dt.date, days: int) -> list[PublishedStory]:
-        """The stories of the issues dated in the `days` days before `date`."""
+        """The stories of the issues dated in the `days` days before `date` that were
+        first built before it: on a rebuild, an earlier date's issue built since does
+        not count, so that the rebuild sees the history the first build saw."""
         ...
 
     def record_issue(
@@ -150,6 +152,13 @@ HISTORY_SCHEMA = [
     )
     """,
     "ALTER TABLE published_stories ADD COLUMN theme TEXT NOT NULL DEFAULT ''",
+    # the order in which issues were first built; those built before this step, by date
+    """
+    CREATE TABLE issues (issue_date TEXT PRIMARY KEY, built INTEGER NOT NULL);
+    INSERT INTO issues (issue_date, built)
+        SELECT issue_date, ROW_NUMBER() OVER (ORDER BY issue_date)
+        FROM (SELECT issue_date FROM published UNION SELECT issue_date FROM published_stories)
+    """,
 ]
 
 
@@ -177,9 +186,12 @@ class SQLiteHistory:
 
     def stories_before(self, date: dt.date, days: int) -> list[PublishedStory]:
         rows = self.database.db.execute(
-            "SELECT issue_date, story_id, title, words, outlets, theme FROM published_stories"
-            " WHERE issue_date < ? AND issue_date >= ? ORDER BY issue_date, story_id",
-            (date.isoformat(), (date - dt.timedelta(days=days)).isoformat()),
+            "SELECT s.issue_date, story_id, title, words, outlets, theme"
+            " FROM published_stories s JOIN issues i ON i.issue_date = s.issue_date"
+            " WHERE s.issue_date < ? AND s.issue_date >= ?"
+            " AND i.built < COALESCE((SELECT built FROM issues WHERE issue_date = ?), 1 << 62)"
+            " ORDER BY s.issue_date, story_id",
+            (date.isoformat(), (date - dt.timedelta(days=days)).isoformat(), date.isoformat()),
         ).fetchall()
         return [
             PublishedStory(
@@ -198,6 +210,11 @@ class SQLiteHistory:
     ) -> None:
         day = date.isoformat()
         with self.database.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO issues (issue_date, built)"
+                " SELECT ?, COALESCE(MAX(built), 0) + 1 FROM issues",
+                (day,),
+            )
             db.execute("DELETE FROM published WHERE issue_date = ?", (day,))
             db.execute("DELETE FROM published_stories WHERE issue_date = ?", (day,))
             db.executemany(

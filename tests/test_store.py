@@ -74,6 +74,22 @@ def test_a_published_storys_theme_is_kept_and_an_older_state_file_gains_the_colu
     ]
 
 
+def test_a_rebuild_sees_the_history_its_first_build_saw(tmp_path: Path) -> None:
+    from digest.models import PublishedStory
+
+    def story(story_id: str, day: dt.date) -> PublishedStory:
+        return PublishedStory(day, story_id, story_id, frozenset(), frozenset({"Lab"}))
+
+    history = SQLiteHistory(Database(tmp_path / "state.sqlite"))
+    history.record_issue(D1, ["a"], [story("a", D1)])
+    history.record_issue(D3, ["c"], [story("c", D3)])
+    history.record_issue(D2, ["b"], [story("b", D2)])  # the day before, built afterwards
+    assert [s.story_id for s in history.stories_before(D3, 14)] == ["a"]  # as at first
+    assert [s.story_id for s in history.stories_before(D2, 14)] == ["a"]
+    later = D3 + dt.timedelta(days=1)
+    assert [s.story_id for s in history.stories_before(later, 14)] == ["a", "b", "c"]
+
+
 def test_a_durable_change_is_synced_and_the_next_ones_are_not(tmp_path: Path) -> None:
     database = Database(tmp_path / "state.sqlite")
     synchronous = "PRAGMA synchronous"  # 1 NORMAL: at checkpoints; 2 FULL: at every commit
