@@ -16,7 +16,9 @@ import pytest
 from conftest import REPO, run_digest
 from feedserver import FeedServer, Reply, rss
 
-from digest.config import load_config
+from digest.collect import new_item
+from digest.config import Source, load_config
+from digest.feeds import Entry
 from digest.itemstore import SQLiteItemStore
 from digest.models import RawItem
 from digest.pipeline import build
@@ -119,6 +121,20 @@ def _tz(project: Path) -> dt.tzinfo:
     return zoneinfo.ZoneInfo(load_config(project / "digest.toml").newsletter.timezone)
 
 
+def stored(store: SQLiteItemStore, source: Source, when: dt.datetime, *entries: Entry) -> None:
+    """The feed's entries as `digest collect` would have stored them at `when`."""
+    store.record_items(
+        source.location,
+        [new_item(source, source.name, entry) for entry in entries],
+        when,
+        fetch_url="x",
+        etag=None,
+        last_modified=None,
+        body_hash=repr(entries),
+        title=source.name,
+    )
+
+
 def test_feed_items_are_windowed_by_first_seen_and_never_repeat_the_next_day(
     tmp_path: Path,
 ) -> None:
@@ -129,35 +145,19 @@ def test_feed_items_are_windowed_by_first_seen_and_never_repeat_the_next_day(
     config = load_config(tmp_path / "digest.toml")
     database = Database(tmp_path / "state.sqlite")
     store, history = SQLiteItemStore(database), SQLiteHistory(database)
-    from digest.collect import new_item
-    from digest.feeds import Entry
 
     def collect_at(when: dt.datetime, *numbers: int, published: str | None = None) -> None:
-        source = config.sources[0]
-        items = [
-            new_item(
-                source,
-                "Cells",
-                Entry(
-                    f"g{n}",
-                    f"https://cells.example/s{n}",
-                    f"Story {n} about cells",
-                    story(n),
-                    published,
-                ),
+        entries = [
+            Entry(
+                f"g{n}",
+                f"https://cells.example/s{n}",
+                f"Story {n} about cells",
+                story(n),
+                published,
             )
             for n in numbers
         ]
-        store.record_items(
-            "https://cells.example/feed.xml",
-            items,
-            when,
-            fetch_url="x",
-            etag=None,
-            last_modified=None,
-            body_hash=str(numbers),
-            title="Cells",
-        )
+        stored(store, config.sources[0], when, *entries)
 
     def titles(date: dt.date, now: dt.datetime) -> set[str]:
         result = build(config, date, tmp_path / "out", history, store, now)
@@ -198,9 +198,6 @@ def test_a_lab_posting_once_a_day_leans_by_its_earlier_issues(tmp_path: Path) ->
     config = load_config(tmp_path / "digest.toml")
     database = Database(tmp_path / "state.sqlite")
     store, history = SQLiteItemStore(database), SQLiteHistory(database)
-    from digest.collect import new_item
-    from digest.feeds import Entry
-
     posts = [  # three firmly AI, and so unlike each other that none retells another
         ("Compilers that write themselves", "<p>The AI model writes the patches. AI tests.</p>"),
         ("Chemistry papers, read for you", "<p>An AI model reads reactions. AI yields.</p>"),
@@ -210,18 +207,8 @@ def test_a_lab_posting_once_a_day_leans_by_its_earlier_issues(tmp_path: Path) ->
     for n, (title, html) in enumerate(posts):
         day = dt.date(2026, 11, 20 + n)
         when = dt.datetime.combine(day, dt.time(8), dt.UTC)
-        item = new_item(
-            config.sources[0], "Lab", Entry(f"g{n}", f"https://lab.example/{n}", title, html, None)
-        )
-        store.record_items(
-            "https://lab.example/feed.xml",
-            [item],
-            when,
-            fetch_url="x",
-            etag=None,
-            last_modified=None,
-            body_hash=str(n),
-            title="Lab",
+        stored(
+            store, config.sources[0], when, Entry(f"g{n}", f"https://lab.example/{n}", title, html)
         )
         result = build(config, day, tmp_path / "out", history, store, when + dt.timedelta(hours=1))
         assert len(result.issue.stories) == 1, (n, result.issue.report)
