@@ -48,12 +48,10 @@ def drop_repeats(stories: tuple[Story, ...], history: History, date: dt.date) ->
     kept: list[Story] = []
     dropped: list[Note] = []
     candidates: list[Story] = []
-    carried: set[str] = set()  # this issue carried them before: they stay, so it is stable
     for story in stories:
         keys = story_keys(story)
         if rebuilt.intersection(keys):
-            candidates.append(story)
-            carried.add(story.id)
+            candidates.append(story)  # this issue carried it before: checked as then
             continue
         seen = history.published_before(keys, date)
         if seen:
@@ -72,8 +70,6 @@ def drop_repeats(stories: tuple[Story, ...], history: History, date: dt.date) ->
         new_outlets = _outlets(story) - best.outlets
         if len(new_outlets) >= NEW_OUTLETS_FOR_UPDATE:
             kept.append(replace(story, update_of=best))
-        elif story.id in carried:  # even if an earlier date's issue, built since, tells it
-            kept.append(story)
         else:
             dropped.append(
                 Note(
