@@ -35,8 +35,7 @@ MAX_DAYS_APART = 10  # a weekly newsletter retells the week's news
 ROUNDUP_DAYS_APART = 21  # a weekly roundup's headline may tell news of two weeks before
 ROUNDUP_MATCH = 0.6  # the share of the shorter headline's words the two share
 ROUNDUP_NAMED_MATCH = 0.5  # ... or this share, when one of them is a name like o1 or o3-mini
-_MODEL_NAME = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9][\w.-]{2,}")  # gpt-4, o3-mini
-_CODE_NAME = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9][\w.-]+")  # ... and o1, m4, 5g
+_CODE_NAME = re.compile(r"(?=.*[a-z])(?=.*\d)[a-z0-9][\w.-]+")  # gpt-4, o3-mini, o1, 5g
 # 1500, 1,500, 39655442.33, 94.9B, 2 million; not the 4 of GPT-4 or the 3 of "3D"
 _FIGURE = re.compile(
     r"(?<![\w.-])(?P<n>\d[\d,]*(?:\.\d+)?)"
@@ -282,7 +281,8 @@ def _roundup_pairs(items: list[Item], scorer: Scorer) -> Iterator[tuple[int, int
                 {j for w in lead if len(by_word.get(w, ())) <= 50 for j in by_word.get(w, ())}
             ):
                 common = [scorer.vocabulary[w] for w in lead & titles[j]]
-                names = sum(1 for w in common if _MODEL_NAME.fullmatch(w))
+                # a code name of three characters or more (gpt-4) counts twice; o1 does not
+                names = sum(1 for w in common if len(w) > 2 and _CODE_NAME.fullmatch(w))
                 shared = len(common) + names
                 closeness = shared / min(len(lead), len(titles[j]))
                 bar = (
