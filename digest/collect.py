@@ -31,6 +31,7 @@ from typing import Literal
 from digest.config import Config, FetchSettings, Source
 from digest.feeds import Entry, outlet_name, parse_feed
 from digest.fetch import Fetched, Fetcher
+from digest.fulltext import with_articles
 from digest.itemstore import FeedState, ItemStore, NewItem
 from digest.models import RawItem
 from digest.tags import join_tags
@@ -93,7 +94,10 @@ def collect(
     loop_start = dt.datetime.now(dt.UTC)
     executor = _parser_pool(len(sources))
     try:
-        outcomes = asyncio.run(_collect_all(config.fetch, sources, store, now, on_feed, executor))
+        since = now - dt.timedelta(days=config.build.window_days)  # older makes no issue
+        outcomes = asyncio.run(
+            _collect_all(config.fetch, sources, store, now, on_feed, executor, since)
+        )
     finally:
         executor.shutdown(wait=False, cancel_futures=True)
     seconds = (dt.datetime.now(dt.UTC) - loop_start).total_seconds()
@@ -107,6 +111,7 @@ async def _collect_all(
     now: dt.datetime,
     on_feed: Callable[[FeedOutcome], None] | None,
     executor: Executor,
+    since: dt.datetime,
 ) -> list[FeedOutcome]:
     gate = asyncio.Semaphore(settings.concurrency)
     states = store.states(str(s.url) for s in sources)
@@ -120,7 +125,7 @@ async def _collect_all(
                 async with gate:
                     try:
                         outcome = await _collect_one(
-                            fetcher, executor, settings, source, state, store, unchanged, now
+                            fetcher, executor, settings, source, state, store, unchanged, now, since
                         )
                     except Exception as exc:  # a bug or a feed nobody foresaw: one feed fails
                         streak = store.state(str(source.url)).error_streak
@@ -162,6 +167,7 @@ async def _collect_one(
     store: ItemStore,
     unchanged: UnchangedFeeds,
     now: dt.datetime,
+    since: dt.datetime,
 ) -> FeedOutcome:
     assert source.url is not None
     url = source.url
@@ -191,6 +197,9 @@ async def _collect_one(
         return _failure(store, settings, source, state.error_streak, parsed.problem, now)
     known = store.known_guids(url, (entry.guid for entry in parsed.entries))
     items = [new_item(source, parsed.title, e) for e in parsed.entries if e.guid not in known]
+    pages = None
+    if source.full_text and items:
+        items, pages = await with_articles(fetcher, executor, items, since)
     warning = parsed.problem
     new = store.record_items(
         url,
@@ -203,7 +212,7 @@ async def _collect_one(
         title=parsed.title,
         warning=warning,
     )
-    message = "; ".join(m for m in (warning, _moved(fetched)) if m) or None
+    message = "; ".join(m for m in (warning, pages, _moved(fetched)) if m) or None
     return FeedOutcome(source.name, url, "fetched", new, len(parsed.entries), message)
 
 

@@ -41,7 +41,7 @@ KEYS: dict[str, frozenset[str]] = {
     "build": frozenset({"out", "max_stories", "must_reads", "window_days"}),
     "state": frozenset({"path"}),
     "templates": frozenset({"dir"}),
-    "sources": frozenset({"name", "path", "url", "weight", "theme", "enabled"}),
+    "sources": frozenset({"name", "path", "url", "weight", "theme", "enabled", "full_text"}),
     "themes": frozenset({"key", "name", "description", "terms", "within"}),
     "catch_all": frozenset({"key", "name", "description"}),
     "fetch": frozenset(
@@ -153,6 +153,7 @@ class Source:
     weight: float = 1.0
     theme: str | None = None
     enabled: bool = True
+    full_text: bool = False  # fetch each new entry's page for its article (see fulltext.py)
 
     @property
     def location(self) -> str:
@@ -511,6 +512,9 @@ def _source(t: _Table, root: Path, index: int) -> Source:
     if weight <= 0:
         raise t.error("weight", "must be greater than 0")
     path = root / path_text if path_text else None
+    full_text = t.flag("full_text", False)
+    if full_text and not url:
+        raise t.error("full_text", "applies to a feed (url =) only; a local file is read whole")
     default_name = path_text or url
     return Source(
         name=t.text("name", default_name),
@@ -519,6 +523,7 @@ def _source(t: _Table, root: Path, index: int) -> Source:
         weight=weight,
         theme=t.text("theme", "") or None,
         enabled=t.flag("enabled", True),
+        full_text=full_text,
     )
 
 

@@ -150,7 +150,7 @@ def _entry(raw: Any, feed_url: str) -> Entry | None:
     title = _plain(raw.get("title_detail"))
     content = _best_content(raw)
     base = _http((content or {}).get("base")) or link or feed_url
-    body = _sanitise(_as_html(content), base) if content else ""
+    body = sanitise(_as_html(content), base) if content else ""
     if not (title or body or link):
         return None
     published = _iso(raw.get("published_parsed") or raw.get("updated_parsed"))
@@ -198,7 +198,8 @@ def _plain(detail: Any) -> str:
     return " ".join(value.split())
 
 
-def _sanitise(markup: str, base: str) -> str:
+def sanitise(markup: str, base: str) -> str:
+    """Entry HTML through the allow-list, relative links resolved against `base`."""
     return _sanitiser(_http(base)).clean(markup)
 
 
@@ -292,7 +293,7 @@ def _json_entry(item: dict[str, Any], base: str) -> Entry | None:
         markup = _as_html({"value": item["summary"], "type": "text/plain"})
     else:
         markup = ""
-    body = _sanitise(markup, link or base) if markup else ""
+    body = sanitise(markup, link or base) if markup else ""
     if not (title or body or link):
         return None
     published = _json_date(item.get("date_published") or item.get("date_modified"))

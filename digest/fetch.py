@@ -72,29 +72,37 @@ class Fetcher:
         return aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=settings.timeout),
             connector=aiohttp.TCPConnector(limit=settings.concurrency, limit_per_host=0),
-            headers={"User-Agent": settings.user_agent, "Accept": ACCEPT},
+            headers={"User-Agent": settings.user_agent},
             trust_env=_environment_matters(),
         )
 
     async def fetch(
-        self, url: str, etag: str | None = None, last_modified: str | None = None
+        self,
+        url: str,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        accept: str = ACCEPT,
     ) -> Fetched:
+        """One URL, conditionally when validators are given; `accept` is what is asked
+        for (a feed, unless said otherwise)."""
         host = urlsplit(url).hostname or ""
         async with self.hosts[host]:
             try:
                 async with asyncio.timeout(self.settings.timeout):
-                    return await self._follow(url, etag, last_modified)
+                    return await self._follow(url, etag, last_modified, accept)
             except TimeoutError:  # aiohttp's own timeouts are TimeoutErrors too
                 return _failed(url, f"timed out after {self.settings.timeout:g} s")
             except (aiohttp.ClientError, ValueError) as exc:  # ValueError: a URL yarl rejects
                 return _failed(url, _describe(exc))
 
-    async def _follow(self, url: str, etag: str | None, last_modified: str | None) -> Fetched:
+    async def _follow(
+        self, url: str, etag: str | None, last_modified: str | None, accept: str
+    ) -> Fetched:
         chain = [url]
         permanent = True
         current = url
         for _ in range(self.settings.max_redirects + 1):
-            headers = {}
+            headers = {"Accept": accept}
             if etag:
                 headers["If-None-Match"] = etag
             if last_modified:
