@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -83,17 +83,12 @@ async def _article(
     if fetched.status != "ok":
         return None, fetched.error or "no page"
     base = fetched.final_url or url
+    loop = asyncio.get_running_loop()
     try:
-        article = await _run(executor, article_html, fetched.body, base)
+        article = await loop.run_in_executor(executor, article_html, fetched.body, base)
     except BrokenProcessPool:  # a worker died (killed, out of memory): extract here instead
         article = article_html(fetched.body, base)
     return (article, None) if article else (None, "no article found in the page")
-
-
-async def _run(
-    executor: Executor, work: Callable[[bytes, str], str | None], body: bytes, url: str
-) -> str | None:
-    return await asyncio.get_running_loop().run_in_executor(executor, work, body, url)
 
 
 def _worth_a_request(item: NewItem, since: dt.datetime) -> bool:
