@@ -200,7 +200,7 @@ async def _collect_one(
     pages = None
     if source.full_text and items:
         items, pages = await with_articles(fetcher, executor, items, since)
-    warning = parsed.problem
+    warning = "; ".join(m for m in (parsed.problem, pages) if m) or None  # in its health too
     new = store.record_items(
         url,
         items,
@@ -212,7 +212,7 @@ async def _collect_one(
         title=parsed.title,
         warning=warning,
     )
-    message = "; ".join(m for m in (warning, pages, _moved(fetched)) if m) or None
+    message = "; ".join(m for m in (warning, _moved(fetched)) if m) or None
     return FeedOutcome(source.name, url, "fetched", new, len(parsed.entries), message)
 
 

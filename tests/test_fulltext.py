@@ -125,6 +125,8 @@ def test_a_page_that_fails_keeps_its_entry_as_the_feed_gave_it_and_is_named(
         f"{server.url('/news/gone')}: HTTP 404 (not found); "
         f"{server.url('/news/empty')}: no article found in the page)"
     )
+    (health,) = store.health()  # `digest sources` shows it as the feed's last problem
+    assert health.last_error == outcome.message and health.error_streak == 0
     texts = stored_text(store, url)
     assert ARTICLE[0] in texts[server.url("/news/model")]
     assert texts[server.url("/news/gone")] == "g1 title"
