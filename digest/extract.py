@@ -33,11 +33,13 @@ def is_full_page(html: str) -> bool:
     return bool(_FULL_PAGE.search(html[:5000]))
 
 
-def extract_page(html: str) -> Page | None:
-    """The main article as markdown plus the page's metadata, or None if it has none."""
-    markdown = trafilatura.extract(
-        html,
-        output_format="markdown",
+def article(page: str | bytes, output_format: str) -> str | None:
+    """A page's main article as "markdown" or "html", links and emphasis kept, images,
+    tables and comments left out; or None if it has none. Bytes are decoded by the
+    page's own charset declaration."""
+    text: str | None = trafilatura.extract(
+        page,
+        output_format=output_format,
         include_links=True,
         include_formatting=True,
         include_images=False,
@@ -45,6 +47,12 @@ def extract_page(html: str) -> Page | None:
         include_comments=False,
         with_metadata=False,
     )
+    return text
+
+
+def extract_page(html: str) -> Page | None:
+    """The main article as markdown plus the page's metadata, or None if it has none."""
+    markdown = article(html, "markdown")
     if not markdown:
         return None
     doc = trafilatura.bare_extraction(html, with_metadata=True, only_with_metadata=False)

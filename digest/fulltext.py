@@ -33,19 +33,10 @@ PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
 def article_html(page: bytes, url: str) -> str | None:
     """The article of a fetched page as sanitised HTML (links resolved against the
-    page's address), or None when the page holds none. trafilatura decodes the
-    bytes itself, by the page's own charset declaration."""
-    import trafilatura  # here: a collect without full-text sources never pays its import
+    page's address), or None when the page holds none."""
+    from digest.extract import article  # here: a collect without full text never loads trafilatura
 
-    html = trafilatura.extract(
-        page,
-        output_format="html",
-        include_links=True,
-        include_formatting=True,
-        include_images=False,
-        include_tables=False,
-        include_comments=False,
-    )
+    html = article(page, "html")
     return sanitise(html, url) if html else None
 
 

@@ -1,4 +1,5 @@
-"""Shared test helpers: golden files, the shared folder and the independent email linter."""
+"""Shared test helpers: golden files, the shared folder, the independent email linter, a feed
+server and an item store."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import email.policy
 import os
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from feedserver import FeedServer
+
+from digest.itemstore import SQLiteItemStore
+from digest.store import Database
 
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 REPO = Path(__file__).resolve().parents[1]
@@ -116,3 +121,18 @@ def forwarded_email(html: str, path: Path, sender: str, date: str) -> Path:
     message.add_alternative(html, subtype="html")
     path.write_bytes(message.as_bytes())
     return path
+
+
+@pytest.fixture
+def server() -> Iterator[FeedServer]:
+    """A feed server on 127.0.0.1 (see feedserver.py); test_send has an SMTP `server`."""
+    with FeedServer() as s:
+        yield s
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SQLiteItemStore]:
+    """The item store in a fresh SQLite file."""
+    database = Database(tmp_path / "state.sqlite")
+    yield SQLiteItemStore(database)
+    database.close()

@@ -7,7 +7,6 @@ import json
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from digest.collect import CollectReport, collect
 from digest.config import Config, parse_config
 from digest.itemstore import SQLiteItemStore
 from digest.progress import describe
-from digest.store import Database
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 EVER = (dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC))
@@ -33,19 +31,6 @@ BOMB = b"""<?xml version="1.0"?>
 ]>
 <rss version="2.0"><channel><title>Bomb</title>
 <item><title>&d;</title><link>https://x.example/1</link></item></channel></rss>"""
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteItemStore]:
-    database = Database(tmp_path / "state.sqlite")
-    yield SQLiteItemStore(database)
-    database.close()
 
 
 def make_config(tmp_path: Path, *urls: str | dict[str, Any], **fetch: Any) -> Config:

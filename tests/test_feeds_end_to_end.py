@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -35,12 +34,6 @@ def story(n: int) -> str:
     """A few sentences no other story shares, so that stories never merge by wording."""
     words = [f"{word}{n}" for word in WORDS]
     return "".join(f"<p>Report {n} on {' and '.join(words[i : i + 3])}.</p>" for i in range(6))
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ fetched from a real server on 127.0.0.1."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ from digest.collect import collect
 from digest.config import Config, ConfigError, parse_config
 from digest.itemstore import SQLiteItemStore
 from digest.progress import describe
-from digest.store import Database
 from digest.summarize import blurb
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
@@ -43,19 +41,6 @@ def page(title: str, paragraphs: tuple[str, ...]) -> bytes:
 <li><a href="/n/2">Safety at the lab</a></li></ul></aside></main>
 <footer><p>© 2026 The Lab. All rights reserved.</p><a href="/privacy">Privacy</a>
 <a href="/terms">Terms</a></footer></body></html>""".encode()
-
-
-@pytest.fixture
-def server() -> Iterator[FeedServer]:
-    with FeedServer() as s:
-        yield s
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteItemStore]:
-    database = Database(tmp_path / "state.sqlite")
-    yield SQLiteItemStore(database)
-    database.close()
 
 
 def make_config(tmp_path: Path, url: str, max_bytes: int = 1_000_000, **source: Any) -> Config:
